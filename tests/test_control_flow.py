@@ -92,6 +92,47 @@ def test_while_with_static_shapes(n):
     run_and_compare(_counting_loop(grow=False), [np.array(n, I32), x])
 
 
+def _swapping_loop():
+    """while i < n: i += 1; (a, b) = (b, a * 3): the body returns an input tensor at another
+    position, so the loop's outputs and inputs share arrays."""
+    b = ModelBuilder()
+    main = b.current
+    i0 = b.add_constant(np.array(0, I32), name="i0")
+    n = b.add_input([], I32, name="n")
+    xa = b.add_input([2], F32, name="a")
+    xb = b.add_input([2], F32, name="b")
+    outs = [b.add_tensor([], I32), b.add_tensor([], I32)]
+    out_a, out_b = b.add_output([2], F32, name="out_a"), b.add_output([2], F32, name="out_b")
+
+    cond = b.add_subgraph("cond")
+    ci, cn = b.add_input([], I32), b.add_input([], I32)
+    b.add_input([2], F32)
+    b.add_input([2], F32)
+    less = b.add_output([], np.bool_)
+    b.add_operator("LESS", [ci, cn], [less])
+
+    body = b.add_subgraph("body")
+    bi, bn = b.add_input([], I32), b.add_input([], I32)
+    ba, bb = b.add_input([2], F32), b.add_input([2], F32)
+    ni = b.add_tensor([], I32)
+    b.add_operator("ADD", [bi, b.add_constant(np.array(1, I32))], [ni])
+    na = b.add_tensor([2], F32)
+    b.add_operator("MUL", [ba, b.add_constant(np.array(3, F32))], [na])
+    for t in (ni, bn, bb, na):
+        b.mark_output(t)
+
+    b.use_subgraph(main)
+    b.add_operator("WHILE", [i0, n, xa, xb], outs + [out_a, out_b],
+                   {"cond_subgraph_index": cond, "body_subgraph_index": body})
+    return b.build()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_while_whose_body_swaps_its_inputs(n):
+    run_and_compare(_swapping_loop(), [np.array(n, I32), np.array([1.0, -2.0], F32),
+                                       np.array([0.5, 4.0], F32)])
+
+
 @pytest.mark.parametrize("n", [0, 1, 3])
 def test_while_whose_body_grows_a_tensor(n):
     x = np.array([[1.5, -2.0]], F32)

@@ -35,6 +35,11 @@ def check_indices(xp, idx, limit, what: str, negatives_only: bool = False) -> No
     if idx.size == 0:
         return
     scalar = isinstance(limit, (int, np.integer))
+    if scalar and xp is np and idx.size <= 8:
+        # a few host indices (a loop's step): Python compares cost less than array reductions
+        values = idx.reshape(-1).tolist()
+        if min(values) >= 0 and (negatives_only or max(values) < limit):
+            return
     bad = idx < 0
     if not negatives_only:
         bad = bad | (idx >= (np.int64(limit) if scalar else limit))
