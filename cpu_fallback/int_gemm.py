@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .conv import col2im, transpose_conv_taps
+from .conv import col2im, make_depthwise_conv2d, transpose_conv_taps
 from .padding import effective_filter_size
 from .taps import tap_windows
 
@@ -63,6 +63,7 @@ class ExactGemm:
         self.groups, k, self.n = w.shape
         absw = np.abs(w)
         a_absmax = max(int(a_absmax), 1)
+        self.exact_in_float64 = a_absmax * int(absw.sum(axis=1).max(initial=0)) < _F64_LIMIT
         if a_absmax * int(absw.max(initial=0)) >= _F32_LIMIT:
             # one product already leaves float32's exact range: float64, no chunks
             bound = a_absmax * int(absw.sum(axis=1).max(initial=0))
@@ -84,6 +85,26 @@ class ExactGemm:
             self.chunks.append((start, k))
         self.weights = [np.ascontiguousarray(w[:, a:b, :], dtype=self.float_type)
                         for a, b in self.chunks]
+
+    def floats(self, cols):
+        """The same accumulators as __call__, left in a float array (float32 from one chunk,
+        else the chunks summed in float64: exact while the whole sum stays below 2**53, which
+        `exact_in_float64` says)."""
+        if cols.ndim == 2:
+            cols = cols[None]
+        acc = None
+        for (a, b), wc in zip(self.chunks, self.weights):
+            part = np.matmul(cols[:, :, a:b], wc)
+            if acc is None:
+                acc = part
+            else:
+                if acc.dtype != np.float64:
+                    acc = acc.astype(np.float64)
+                acc += part
+        m = cols.shape[1]
+        if self.groups == 1:
+            return acc.reshape(m, self.n)
+        return acc.transpose(1, 0, 2).reshape(m, self.groups * self.n)
 
     def __call__(self, cols):
         """cols: [G, M, K] (or [M, K] when G == 1) in self.float_type -> int64 [M, G*N]
@@ -163,21 +184,27 @@ def make_int_conv2d(input_shape, weights, stride_hw, dilation_hw, pad_tl, out_hw
     centred = _Centred((h, wd, cin), (pt, pb, pl, pr), in_zero_point, ft)
     zp = ft(in_zero_point)
 
-    def conv(x):
+    def columns(x):
         n = x.shape[0]
         m = n * oh * ow
         if pointwise:
-            cols = np.subtract(x, zp, dtype=ft).reshape(m, groups, cpg).transpose(1, 0, 2)
-        else:
-            p = centred(x)
-            s0, s1, s2, s3 = p.strides
-            patches = as_strided(p, (groups, n, oh, ow, kh, kw, cpg),
-                                 (s3 * cpg, s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
-                                 writeable=False)
-            cols = np.ascontiguousarray(patches).reshape(groups, m, k)
-        return gemm(cols).reshape(n, oh, ow, cout)
+            return np.subtract(x, zp, dtype=ft).reshape(m, groups, cpg).transpose(1, 0, 2)
+        p = centred(x)
+        s0, s1, s2, s3 = p.strides
+        patches = as_strided(p, (groups, n, oh, ow, kh, kw, cpg),
+                             (s3 * cpg, s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
+                             writeable=False)
+        return np.ascontiguousarray(patches).reshape(groups, m, k)
+
+    def conv(x):
+        return gemm(columns(x)).reshape(x.shape[0], oh, ow, cout)
+
+    def float_acc(x):
+        return gemm.floats(columns(x)).reshape(x.shape[0], oh, ow, cout)
 
     conv.float_type = ft
+    # the accumulators as exact integers in a float array (see ExactGemm.floats)
+    conv.float_acc = float_acc if gemm.exact_in_float64 else None
     return conv
 
 
@@ -194,6 +221,11 @@ def make_int_depthwise_conv2d(input_shape, weights, stride_hw, dilation_hw, pad_
     _, kh, kw, cout = w.shape
     mult = cout // cin
     ft = exact_float_type(kh * kw, in_absmax, int(np.max(np.abs(w))) if w.size else 0)
+    if ft == np.float32:
+        # every tap sum is exact in float32, so the float kernel (cache-blocked, zero padding =
+        # TFLite's padding with the zero point once the input is centred) gives the exact sums
+        return _depthwise_through_float_kernel(input_shape, w, stride_hw, dilation_hw, pad_tl,
+                                               out_hw, in_zero_point)
     wt = np.ascontiguousarray(w[0], dtype=ft)
     taps = tap_windows(out_hw, (h, wd), stride_hw, dilation_hw, pad_tl, (kh, kw))
     taps.sort(key=lambda t: not t[4])
@@ -201,7 +233,7 @@ def make_int_depthwise_conv2d(input_shape, weights, stride_hw, dilation_hw, pad_
     oh, ow = out_hw
     scratch = {}
 
-    def depthwise(x):
+    def float_acc(x):
         n = x.shape[0]
         out = np.empty((n, oh, ow, cout), ft)
         xf = np.subtract(x, zp, dtype=ft)
@@ -226,9 +258,42 @@ def make_int_depthwise_conv2d(input_shape, weights, stride_hw, dilation_hw, pad_
             first = False
         if first:
             out.fill(0)
-        return out.astype(np.int64)
+        return out
+
+    def depthwise(x):
+        return float_acc(x).astype(np.int64)
 
     depthwise.float_type = ft
+    depthwise.float_acc = float_acc  # exact: each tap sum fits `ft` (exact_float_type)
+    return depthwise
+
+
+def _depthwise_through_float_kernel(input_shape, w, stride_hw, dilation_hw, pad_tl, out_hw,
+                                   in_zero_point):
+    wf = np.ascontiguousarray(w, dtype=np.float32)
+    kernel = make_depthwise_conv2d(input_shape, wf.shape, stride_hw, dilation_hw, pad_tl, out_hw,
+                                   weights=wf)
+    zp = np.float32(in_zero_point)
+    oh, ow = out_hw
+    buffers = {}  # batch size -> (centred input, float accumulators), reused between calls
+
+    def float_acc(x):
+        n = x.shape[0]
+        bufs = buffers.get(n)
+        if bufs is None:
+            buffers.clear()
+            bufs = buffers[n] = (np.empty(x.shape, np.float32),
+                                 np.empty((n, oh, ow, wf.shape[-1]), np.float32))
+        xf, out = bufs
+        np.subtract(x, zp, out=xf, dtype=np.float32)
+        kernel(xf, wf, None, out)
+        return out
+
+    def depthwise(x):
+        return float_acc(x).astype(np.int64)
+
+    depthwise.float_type = np.float32
+    depthwise.float_acc = float_acc
     return depthwise
 
 

@@ -154,6 +154,61 @@ def make_output_stage(xp, mult, shift, out_zp: int, lo: int, hi: int, rounding: 
             r += out_zp
         xp.clip(r, lo, hi, out=r)
         out[...] = r
+    # what make_float_up_stage needs, where the "up" form has no left shift
+    stage.up_params = (mult, right, out_zp, lo, hi) if rounding == "up" and not needs_left \
+        else None
+    return stage
+
+
+# The float64 form of the "up" stage is exact while 31 + right shift <= this (see below).
+_FLOAT_UP_MAX_TOTAL_SHIFT = 43
+# elements per block of the float64 stage: its scratch and tiled constants stay in the L2 cache
+_FLOAT_UP_BLOCK = 1 << 14
+
+
+def make_float_up_stage(up_params, bias, channels: int):
+    """The "up" output stage (+ a constant bias) from accumulators held as exact integers in a
+    float array, computed in float64 in cache-sized blocks: fn(acc [..., C] float, out). None
+    when it would not be exact (a right shift over 12).
+
+    "up" is floor((v*m + nudge) / 2^T) + zp, clamped, with v = acc + bias, T = 31 + right and
+    nudge = 2^30 + 2^(30+right). In float64 this is floor(v * (m / 2^T) + c) with
+    c = nudge / 2^T + zp, and it is exact for every output the clamp keeps: there
+    |v*m / 2^T| < 2^9, so v*m (an integer) is below 2^(9+T) <= 2^52 and the product is
+    computed exactly (m / 2^T is exact: 31-bit m); the sum with c stays a multiple of 2^-T
+    below 2^10, exact too, and so is floor. Where |v*m / 2^T| >= 2^9 the float product is
+    within a relative 2^-53 of it, so beyond any int8/uint8/int16 clamp bound either way
+    (int16 outputs use the "int64" form, not this one)."""
+    mult, right, out_zp, lo, hi = up_params
+    mult = np.broadcast_to(np.asarray(mult, np.int64), (channels,))
+    right = np.broadcast_to(np.asarray(right, np.int64), (channels,))
+    if hi - lo > 255 or int(right.max(initial=0)) + 31 > _FLOAT_UP_MAX_TOTAL_SHIFT:
+        return None
+    total = 31 + right
+    scale = mult / np.exp2(total)
+    offset = (np.exp2(30 - total) + np.exp2(30 + right - total)) + out_zp
+    rows = max(1, _FLOAT_UP_BLOCK // max(channels, 1))
+    # per-channel constants tiled to a block: every ufunc then runs one contiguous loop
+    scale_t = np.tile(scale, (rows, 1))
+    offset_t = np.tile(offset, (rows, 1))
+    bias_t = None if bias is None else np.tile(np.asarray(bias, np.float64), (rows, 1))
+    scratch = np.empty((rows, channels), np.float64)
+
+    def stage(acc, out):
+        acc2 = acc.reshape(-1, channels)
+        out2 = out.reshape(-1, channels)
+        for r in range(0, acc2.shape[0], rows):
+            a = acc2[r:r + rows]
+            n = a.shape[0]
+            t = scratch[:n]
+            t[...] = a
+            if bias_t is not None:
+                t += bias_t[:n]
+            t *= scale_t[:n]
+            t += offset_t[:n]
+            np.floor(t, out=t)
+            np.clip(t, lo, hi, out=t)
+            out2[r:r + rows] = t
     return stage
 
 

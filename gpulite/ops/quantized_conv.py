@@ -107,6 +107,18 @@ def _uint8_bias_scale_check(ctx, bias_pos, in_scale, w_scale, out_scale):
 
 def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
     xp = ctx.xp
+    # NumPy with a constant (or no) bias: the accumulators stay floats and the "up" rescaling
+    # runs in float64, exactly (qc.make_float_up_stage), instead of in int64 passes
+    float_acc = getattr(kernel, "float_acc", None)
+    up_params = getattr(stage, "up_params", None)
+    if xp is np and float_acc is not None and up_params is not None \
+            and (bias_pos is None or bias_const is not None):
+        cout = ctx.output(0).shape[-1]
+        float_stage = qc.make_float_up_stage(up_params, bias_const, cout)
+        if float_stage is not None:
+            def run_float(ins, outs):
+                float_stage(float_acc(ins[x_pos]), outs[0])
+            return run_float
 
     def run(ins, outs):
         acc = kernel(ins[x_pos]).astype(xp.int64, copy=False)
