@@ -120,10 +120,12 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
                 float_stage(float_acc(ins[x_pos]), outs[0])
             return run_float
 
+    bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
+
     def run(ins, outs):
         acc = kernel(ins[x_pos]).astype(xp.int64, copy=False)
-        if bias_const is not None:
-            acc += bias_const
+        if bias_d is not None:
+            acc += bias_d
         elif bias_pos is not None and len(ins) > bias_pos and ins[bias_pos] is not None:
             acc += ins[bias_pos].astype(xp.int64)
         stage(acc, outs[0])

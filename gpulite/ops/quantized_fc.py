@@ -119,11 +119,12 @@ def prepare_fully_connected(ctx):
     real_double = float(in_scale) * scales.astype(np.float64) / float(out_scale)
     stage = qc.make_output_stage(ctx.xp, m, s, out_zp, lo, hi, rounding, real=real_double)
     xp = ctx.xp
+    bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
 
     def run(ins, outs):
         acc = matmul(ins[0].reshape(rows, depth)).astype(xp.int64, copy=False)
-        if bias_const is not None:
-            acc += bias_const
+        if bias_d is not None:
+            acc += bias_d
         elif len(ins) > 2 and ins[2] is not None:
             acc += ins[2].astype(xp.int64)
         stage(acc, outs[0].reshape(rows, units))
@@ -186,6 +187,7 @@ def _prepare_shuffled(ctx):
     stage = qc.make_output_stage(ctx.xp, m, s, 0, lo, hi, "away")
     bias_const = None if bias.value is None else np.asarray(bias.value, np.int64).reshape(units)
     xp = ctx.xp
+    bias_d = None if bias_const is None else xp.asarray(bias_const)
     ws_size = ws.size
 
     def run(ins, outs):
@@ -197,7 +199,7 @@ def _prepare_shuffled(ctx):
             blocks = xin.reshape(4, depth // 16, 16).transpose(1, 0, 2)
             xp.bitwise_xor(blocks, 0x80, out=flat_ws.reshape(depth // 16, 4, 16))
         acc = matmul(xin).astype(xp.int64, copy=False)
-        acc += bias_const if bias_const is not None else ins[2].astype(xp.int64)
+        acc += bias_d if bias_d is not None else ins[2].astype(xp.int64)
         stage(acc, outs[0].reshape(rows, units))
     return run
 

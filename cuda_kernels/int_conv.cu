@@ -1,0 +1,259 @@
+// Exact integer accumulators of the quantised CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV and
+// FULLY_CONNECTED kernels: the CUDA forms of cpu_fallback/int_gemm.py's factories
+// (gpulite/backends/cuda_int.py launches them).
+//
+// Every kernel writes int64 sums of (x - zp) * w, where x is the raw integer input, zp its zero
+// point and w the constant filter already minus its zero point (int32 on the device). Positions
+// outside the input (padding) contribute nothing, as in TFLite, whose im2col pads with the zero
+// point. The requantisation (bias, multiplier, clamp) is left to the op's output stage.
+//
+// Specialisations (gpulite.cuda_compile.SPECIALISATIONS):
+//   IN_T   the input element type: gl_s8 (int8), gl_u8 (uint8) or gl_s16 (int16);
+//   ACC_T  the accumulator: `int` or `long long`. The host picks `int` only when
+//          max|x - zp| * max over outputs of sum|w| < 2^31, so no partial sum of any order can
+//          overflow (products and sums are then exact in int32); `long long` otherwise
+//          (products are formed as 64-bit products of 32-bit values, never overflow).
+// The input arrives as its bytes (`const unsigned char*`, read as IN_T) so every
+// specialisation has the same signature and the host code does not depend on it.
+//
+// Kernels (256-thread blocks, nothing allocated, so they can be captured into CUDA graphs):
+//   int_conv2d_igemm   implicit GEMM over NHWC (grouped, strided, dilated, padded), 64x64x16
+//                      tiles in shared memory; FULLY_CONNECTED is the case H = W = KH = KW = 1.
+//                      Grid (ceil(M/64), ceil(Cpo/64), groups).
+//   int_gemm_smallm    x [M, K] @ w [K, N] for M <= 16: one thread per column, K split over the
+//                      block's 8 warps and summed in shared memory. Grid (ceil(N/32), ceil(M/4)).
+//   int_depthwise_conv2d  one thread per output, channel multiplier; 1-D grid-stride.
+//   int_transpose_conv2d  gather form, one thread per output; 1-D grid-stride.
+#include "common.cuh"
+
+typedef signed char gl_s8;
+typedef unsigned char gl_u8;
+typedef short gl_s16;
+
+#ifndef IN_T
+#error "int_conv.cu needs IN_T (gl_s8, gl_u8 or gl_s16)"
+#endif
+#ifndef ACC_T
+#error "int_conv.cu needs ACC_T (int or long long)"
+#endif
+
+#define GL_ITM 64  // rows (M) per block
+#define GL_ITN 64  // columns (output channels) per block
+#define GL_ITK 16  // depth (K) per shared-memory tile
+
+// (x - zp) * w added to an ACC_T accumulator: a 32-bit multiply-add for `int`, a widening
+// 32x32->64-bit multiply-add for `long long`.
+__device__ __forceinline__ ACC_T gl_imac(ACC_T acc, int a, int b) {
+    return acc + (ACC_T)a * (ACC_T)b;
+}
+
+// CONV_2D as an implicit GEMM:
+//
+//   out[m][g*Cpo + co] = sum_k (patch(m, k) - zp) * wg[k][co]
+//
+// m = (n*OH + oy)*OW + ox, k = (ky*KW + kx)*Cpg + ci, patch(m, k) =
+// x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, g*Cpg + ci] (its term is 0 outside the image),
+// w the filter rearranged to [groups][K][Cpo]. out is [M][Cout], Cout = groups * Cpo.
+extern "C" __global__ void __launch_bounds__(GL_THREADS)
+int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
+                 long long* __restrict__ out, int zp, int M, int H, int W, int Cin, int OH,
+                 int OW, int Cout, int KH, int KW, int Cpg, int Cpo, int SH, int SW, int DH,
+                 int DW, int PT, int PL) {
+    __shared__ int As[GL_ITK][GL_ITM + 1];  // (x - zp), k-major
+    __shared__ int Bs[GL_ITK][GL_ITN + 1];
+    const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
+    const int t = threadIdx.x;
+    const int tx = t & 15, ty = t >> 4;
+    const int m0 = blockIdx.x * GL_ITM, n0 = blockIdx.y * GL_ITN;
+    const int g = blockIdx.z;
+    const int K = KH * KW * Cpg;
+    const int* __restrict__ wg = w + (long long)g * K * Cpo;
+
+    // the four rows of the A tile this thread gathers: rows t/16 + 16*i, column t % 16
+    long long row_base[4];
+    int row_y[4], row_x[4];
+    bool row_ok[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int m = m0 + ty + 16 * i;
+        row_ok[i] = m < M;
+        const int mm = row_ok[i] ? m : 0;
+        const int ox = mm % OW, r = mm / OW;
+        const int oy = r % OH, n = r / OH;
+        row_base[i] = (long long)n * H * W * Cin + (long long)g * Cpg;
+        row_y[i] = oy * SH - PT;
+        row_x[i] = ox * SW - PL;
+    }
+    const int kk = t & 15;
+
+    ACC_T acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = 0;
+    }
+    for (int k0 = 0; k0 < K; k0 += GL_ITK) {
+        const int k = k0 + kk;
+        const bool k_ok = k < K;
+        int ci = 0, dy = 0, dx = 0;
+        if (k_ok) {
+            ci = k % Cpg;
+            const int r = k / Cpg;
+            dx = (r % KW) * DW;
+            dy = (r / KW) * DH;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int iy = row_y[i] + dy, ix = row_x[i] + dx;
+            int v = 0;
+            if (k_ok && row_ok[i] && gl_inside(iy, H) && gl_inside(ix, W))
+                v = (int)x[row_base[i] + ((long long)iy * W + ix) * Cin + ci] - zp;
+            As[kk][ty + 16 * i] = v;
+        }
+        // B tile: 64 consecutive output channels per k row (coalesced)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int nn = t & 63, kr = (t >> 6) + 4 * i;
+            const int n = n0 + nn, kb = k0 + kr;
+            Bs[kr][nn] = (n < Cpo && kb < K) ? wg[(long long)kb * Cpo + n] : 0;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int q = 0; q < GL_ITK; ++q) {
+            int a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) a[i] = As[q][ty + 16 * i];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) b[j] = Bs[q][tx + 16 * j];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] = gl_imac(acc[i][j], a[i], b[j]);
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int m = m0 + ty + 16 * i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int co = n0 + tx + 16 * j;
+            if (co >= Cpo) continue;
+            out[(long long)m * Cout + g * Cpo + co] = (long long)acc[i][j];
+        }
+    }
+}
+
+#define GL_ISM_ROWS 4    // rows per block
+#define GL_ISM_SLICES 8  // K is split over the 8 warps of the block
+
+// out[m][n] = sum_k (x[m][k] - zp) * w[k][n] for few rows (FULLY_CONNECTED at batch <= 16).
+extern "C" __global__ void __launch_bounds__(GL_THREADS)
+int_gemm_smallm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
+                long long* __restrict__ out, int zp, int M, int N, int K) {
+    __shared__ ACC_T part[GL_ISM_SLICES][GL_ISM_ROWS][33];
+    const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
+    const int lane = threadIdx.x & 31, slice = threadIdx.x >> 5;
+    const int n = blockIdx.x * 32 + lane;
+    const int m0 = blockIdx.y * GL_ISM_ROWS;
+    const int rows = gl_imin(GL_ISM_ROWS, M - m0);
+    const IN_T* __restrict__ xr = x + (long long)m0 * K;
+
+    ACC_T acc[GL_ISM_ROWS];
+#pragma unroll
+    for (int i = 0; i < GL_ISM_ROWS; ++i) acc[i] = 0;
+    if (n < N) {
+        for (int k = slice; k < K; k += GL_ISM_SLICES) {
+            const int wv = w[(long long)k * N + n];
+#pragma unroll
+            for (int i = 0; i < GL_ISM_ROWS; ++i) {
+                if (i < rows) acc[i] = gl_imac(acc[i], (int)xr[(long long)i * K + k] - zp, wv);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < GL_ISM_ROWS; ++i) part[slice][i][lane] = acc[i];
+    __syncthreads();
+    if (slice < rows && n < N) {  // warp `slice` finishes row m0 + slice
+        ACC_T v = 0;
+#pragma unroll
+        for (int s = 0; s < GL_ISM_SLICES; ++s) v += part[s][slice][lane];
+        out[(long long)(m0 + slice) * N + n] = (long long)v;
+    }
+}
+
+// DEPTHWISE_CONV_2D: out[n, oy, ox, c] = sum over the taps inside the image of
+// (x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, c / mult] - zp) * w[ky][kx][c].
+extern "C" __global__ void __launch_bounds__(GL_THREADS)
+int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict__ w,
+                     long long* __restrict__ out, int zp, long long total, int H, int W,
+                     int Cin, int OH, int OW, int Cout, int mult, int KH, int KW, int SH,
+                     int SW, int DH, int DW, int PT, int PL) {
+    const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
+    GL_GRID_LOOP(i, total) {
+        const int c = (int)(i % Cout);
+        long long p = i / Cout;
+        const int ox = (int)(p % OW);
+        p /= OW;
+        const int oy = (int)(p % OH);
+        const long long n = p / OH;
+        const IN_T* __restrict__ xn = x + n * H * W * Cin + c / mult;
+        const int y0 = oy * SH - PT, x0 = ox * SW - PL;
+        ACC_T acc = 0;
+        for (int ky = 0; ky < KH; ++ky) {
+            const int iy = y0 + ky * DH;
+            if (!gl_inside(iy, H)) continue;
+            for (int kx = 0; kx < KW; ++kx) {
+                const int ix = x0 + kx * DW;
+                if (!gl_inside(ix, W)) continue;
+                const int v = (int)xn[((long long)iy * W + ix) * Cin] - zp;
+                acc = gl_imac(acc, v, w[(ky * KW + kx) * Cout + c]);
+            }
+        }
+        out[i] = (long long)acc;
+    }
+}
+
+// TRANSPOSE_CONV as a gather: input pixel (iy, ix) scatters into output
+// (iy*SH - PT + ky, ix*SW - PL + kx), so output (oy, ox) sums, over the taps with
+// oy + PT - ky = iy*SH for an iy in [0, H) (likewise x),
+//   sum_ci (x[n, iy, ix, ci] - zp) * w[ky][kx][ci][co]          (w: [KH, KW, Cin, Cout])
+// Only the taps ky = (oy + PT) mod SH (+ SH, + 2 SH, ...) can match, so the loops step by the
+// stride. Outputs no tap reaches are 0.
+extern "C" __global__ void __launch_bounds__(GL_THREADS)
+int_transpose_conv2d(const unsigned char* __restrict__ xb, const int* __restrict__ w,
+                     long long* __restrict__ out, int zp, long long total, int H, int W,
+                     int Cin, int OH, int OW, int Cout, int KH, int KW, int SH, int SW, int PT,
+                     int PL) {
+    const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
+    GL_GRID_LOOP(i, total) {
+        const int co = (int)(i % Cout);
+        long long p = i / Cout;
+        const int ox = (int)(p % OW);
+        p /= OW;
+        const int oy = (int)(p % OH);
+        const long long n = p / OH;
+        const int ty = oy + PT, tx = ox + PL;
+        int ky0 = ty % SH, kx0 = tx % SW;
+        if (ky0 < 0) ky0 += SH;
+        if (kx0 < 0) kx0 += SW;
+        ACC_T acc = 0;
+        for (int ky = ky0; ky < KH; ky += SH) {
+            const int iy = (ty - ky) / SH;  // exact: ty - ky is a multiple of SH
+            if (iy < 0) break;              // and only falls as ky grows
+            if (iy >= H) continue;
+            for (int kx = kx0; kx < KW; kx += SW) {
+                const int ix = (tx - kx) / SW;
+                if (ix < 0) break;
+                if (ix >= W) continue;
+                const IN_T* __restrict__ xp = x + ((n * H + iy) * W + ix) * Cin;
+                const int* __restrict__ wp = w + (long long)(ky * KW + kx) * Cin * Cout + co;
+                for (int ci = 0; ci < Cin; ++ci)
+                    acc = gl_imac(acc, (int)xp[ci] - zp, wp[(long long)ci * Cout]);
+            }
+        }
+        out[i] = (long long)acc;
+    }
+}
