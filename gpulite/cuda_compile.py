@@ -42,6 +42,11 @@ SPECIALISATIONS: dict = {
     "conv3d.cu": ({},),
     "pool.cu": ({"POOL_KIND": 0}, {"POOL_KIND": 1}, {"POOL_KIND": 2}),
     "resize.cu": ({},),
+    # exact integer accumulators (gpulite/backends/cuda_int.py): per input type, int32 or
+    # int64 accumulators
+    "int_conv.cu": tuple({"IN_T": t, "ACC_T": a} for t in ("gl_s8", "gl_u8", "gl_s16")
+                         for a in ("int", "long long")),
+    "softmax.cu": ({},),
 }
 
 # The kernels each file must export (extern "C", so the names are not mangled).
@@ -53,6 +58,9 @@ KERNELS: dict = {
     "conv3d.cu": ("conv3d", "conv3d_transpose"),
     "pool.cu": ("pool2d",),
     "resize.cu": ("resize_bilinear", "resize_bilinear_2x", "resize_nearest"),
+    "int_conv.cu": ("int_conv2d_igemm", "int_gemm_smallm", "int_depthwise_conv2d",
+                    "int_transpose_conv2d"),
+    "softmax.cu": ("softmax_block", "softmax_warp", "log_softmax_block", "log_softmax_warp"),
 }
 
 # The GPU generations the compile test covers (A100, H100).

@@ -323,3 +323,33 @@ def test_gemm_rejects_mismatched_shapes(kernels, dev):
                      dev.empty((3, 2), np.float32))
 
 
+
+# -- SOFTMAX / LOG_SOFTMAX -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("log,beta", [(False, 1.0), (False, 0.37), (True, 1.0)],
+                         ids=["softmax", "beta0.37", "log_softmax"])
+@pytest.mark.parametrize("rows,cols", [(5, 1), (13, 7), (1, 1000), (3, 1001), (600, 129),
+                                       (2, 4099)], ids=lambda v: str(v))
+def test_softmax_matches_cpu(dev, kernels, rows, cols, log, beta):
+    """Every kernel (warp per row, block per row, rows past the block's register cache), with
+    -inf entries, a huge range, a row of -inf (NaN, as on the CPU); more cases run on the
+    emulator in tests/test_cuda_softmax_emulated.py."""
+    from gpulite.cpu_fallback import softmax
+    rng = np.random.default_rng(rows * cols)
+    x = rand(rng, (rows, cols)) * 4
+    x[0, ::3] = -np.inf
+    x[0, 0] = 2.0
+    if rows > 2:
+        x[-1] = rng.uniform(-3e38, 3e38, cols)  # x - max overflows to -inf
+    if rows > 4:
+        x[rows // 2] = -np.inf
+    ref = np.empty_like(x)
+    with np.errstate(all="ignore"):
+        softmax.make_softmax(rows, cols, beta, log)(x, ref)
+    out = dev.empty(x.shape, np.float32)
+    kernels.make_softmax(rows, cols, beta, log)(dev.upload_host(x), out)
+    # a GPU's expf is within 2 ulp, and it flushes denormal results to zero; LOG_SOFTMAX's
+    # log(sum) for a sum just over 1 is off by an ulp or two of 1 (another summation order)
+    eps = float(np.finfo(np.float32).eps)
+    atol = 4 * eps if log else float(np.finfo(np.float32).tiny)
+    np.testing.assert_allclose(dev.host(out), ref, rtol=2e-6, atol=atol)

@@ -6,7 +6,7 @@ import contextlib
 
 import numpy as np
 
-from ..cpu_fallback import conv, conv3d, conv_in_order, pooling, resize
+from ..cpu_fallback import conv, conv3d, conv_in_order, pooling, resize, softmax
 from ..planner import ALIGNMENT
 
 
@@ -22,6 +22,7 @@ class _Kernels:
     make_pool2d = staticmethod(pooling.make_pool2d)
     make_resize_bilinear = staticmethod(resize.make_resize_bilinear)
     make_resize_nearest = staticmethod(resize.make_resize_nearest)
+    make_softmax = staticmethod(softmax.make_softmax)
 
 
 _BLAS_LIBS = None

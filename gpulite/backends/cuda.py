@@ -28,6 +28,8 @@ import threading
 import numpy as np
 
 from .. import cuda_compile
+from .cuda_softmax import SOFTMAX_KERNEL_OPS, SoftmaxKernels
+from .cuda_int import IntKernelsMixin
 
 THREADS = 256              # every gpulite kernel runs 256-thread blocks
 _GRID_CAP = 65536          # 1-D launches: grid-stride loops cover the rest
@@ -47,7 +49,7 @@ DEVICE_KERNEL_OPS = frozenset({
     "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE",
     "AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "RESIZE_BILINEAR",
     "RESIZE_NEAREST_NEIGHBOR", "Convolution2DTransposeBias",
-})
+}) | SOFTMAX_KERNEL_OPS
 
 
 # -- argument helpers ----------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def _estrides(arr) -> list:
 _BLOCK = (THREADS, 1, 1)
 
 
-class CudaKernels:
+class CudaKernels(SoftmaxKernels, IntKernelsMixin):
     """The CPU backend's kernel factories (same signatures and semantics as cpu_fallback/*.py),
     running gpulite's CUDA kernels through `dev`."""
 

@@ -1,8 +1,10 @@
 """SOFTMAX (with beta) and LOG_SOFTMAX over the last axis, any rank >= 1.
 
 Same steps as TFLite's float kernels: subtract the row maximum (stability), scale by beta,
-exp, sum, divide; LOG_SOFTMAX is (x - max) - log(sum(exp(x - max))). SOFTMAX also runs on
-float16 (in float32, rounded once). Agreement with LiteRT: <= 6 ulp (its exp is Eigen's).
+exp, sum, divide; LOG_SOFTMAX is (x - max) - log(sum(exp(x - max))). float32 runs the
+backend's `kernels.make_softmax` (NumPy in cpu_fallback/softmax.py, cuda_kernels/softmax.cu on
+a GPU) when it has one; SOFTMAX also runs on float16 here (in float32, rounded once).
+Agreement with LiteRT: <= 6 ulp (its exp is Eigen's).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ def _prepare(ctx, allowed, log: bool):
     # TFLite reads beta from SoftmaxOptions; a missing table means 0 (its params start zeroed)
     beta = None if log else np.float32(ctx.options.get("beta", 0.0))
     half = x.type == 1
+    make = None if half else getattr(getattr(ctx.backend, "kernels", None), "make_softmax", None)
+    if make is not None:  # float32: the backend's kernel (cpu_fallback/softmax.py, softmax.cu)
+        cols = x.shape[-1]
+        kernel = make(x.size // cols, cols, beta, log)
+
+        def run_kernel(ins, outs):
+            kernel(ins[0], outs[0])
+        return run_kernel
 
     def run(ins, outs):
         v = ins[0].astype(xp.float32) if half else ins[0]
