@@ -301,29 +301,18 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_env(args) -> int:
+    """Versions, then the GPU report (gpulite/env_report.py: CuPy, NVML's driver and per-GPU
+    lines, what device="auto" picks and why); every probe fails soft, the exit status is 0."""
     import gpulite
-    from . import backends
+    from . import env_report
 
     print(f"gpulite {gpulite.__version__} ({os.path.dirname(os.path.abspath(gpulite.__file__))})")
     print(f"python {platform.python_version()} ({sys.executable})")
     print(f"numpy {np.__version__}")
     print(f"flatbuffers {_version_of('flatbuffers')}")
-    try:
-        import cupy
-        print(f"cupy {cupy.__version__}: imports")
-    except Exception as exc:
-        print(f"cupy: not importable ({type(exc).__name__}: {_one_line(exc)})")
-    usable, reason = backends.cuda_status()
-    print(f"cuda: {'usable' if usable else 'not usable'} ({reason})")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            backend = backends.select("auto")
-            picked = backend.name
-        except (RuntimeError, ValueError) as exc:
-            picked = f"none ({_one_line(exc)})"
-    note = f" ({_note(caught[0].message).removeprefix('gpulite: ')})" if caught else ""
-    print(f"device='auto' picks: {picked}{note}")
+    for probe in (env_report.cupy_lines, env_report.nvml_lines, env_report.auto_lines):
+        for line in probe():
+            print(line)
     print(f"ai-edge-litert (reference for the tests): {_version_of('ai-edge-litert')}")
     return 0
 
