@@ -10,14 +10,15 @@ hits both alike. Printed per model: the median latency of each, the ratio gpulit
 the spread (10th-90th percentile) of each. LiteRT runs with its default resolver (XNNPACK), the
 configuration users compare against. Benchmarks are not tests: nothing here asserts a time.
 
-Interleaving has one bias: after a GEMM, OpenBLAS's worker threads spin for a while (tens of
-ms) before they sleep, so right after a gpulite invoke LiteRT's thread pool shares the cores
-with them and runs slower than it would alone (up to 2x on a 2-core machine), which flatters
-the interleaved ratio. The "solo" columns therefore also time each interpreter alone, after a
-pause that lets the other's threads go idle (--settle seconds); the solo ratio is the one a
-user running only one of them sees. Summary lines give the medians of both ratios over the
-groups the project tracks: float models (zoo/*_float, zoo/*_fp16, mediapipe/* without custom
-ops) and integer models (zoo/*int8*, zoo/*uint8*, zoo/*16x8*).
+Interleaving has one trap: after a GEMM, OpenBLAS's worker threads spin (2**28 cycles, about
+0.1 s) before they sleep, so right after a gpulite invoke LiteRT's thread pool shares the cores
+with them and runs up to 2-3x slower than alone, which flatters the interleaved ratio. This
+script therefore sets OPENBLAS_THREAD_TIMEOUT=4 (OpenBLAS's minimum spin, 2**4 cycles) before
+NumPy loads, unless the environment already sets it (OPENBLAS_THREAD_TIMEOUT=0 restores the
+default spin); the header line shows the value. The "solo" columns also time each interpreter
+alone, after a pause (--settle seconds). Summary lines give the medians of both ratios over
+the groups the project tracks: float models (zoo/*_float, zoo/*_fp16, mediapipe/* without
+custom ops) and integer models (zoo/*int8*, zoo/*uint8*, zoo/*16x8*).
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ import sys
 import time
 import warnings
 
-import numpy as np
+# before NumPy loads OpenBLAS: its idle workers must not spin into LiteRT's turn (see above)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 try:
@@ -224,7 +228,8 @@ def _blas_note() -> str:
                             f"{lib.get('architecture')} x{lib.get('num_threads')}")
     except ImportError:
         note.append("BLAS: install threadpoolctl to see it")
-    env = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ]
+    env = [k for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT")
+           if k in os.environ]
     if env:
         note.append("set: " + " ".join(f"{k}={os.environ[k]}" for k in env))
     return "; ".join(note)
