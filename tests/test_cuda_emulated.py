@@ -15,26 +15,12 @@ if not cuda_emulator.available():
     pytest.skip("g++ is needed to emulate the CUDA kernels", allow_module_level=True)
 
 from gpulite import cuda_compile  # noqa: E402
-from gpulite.backends.cuda import CudaKernels  # noqa: E402
 
 from cuda_cases import *  # noqa: E402,F401,F403  (the shared conformance tests)
 from cuda_cases import RTOL, ATOL, rand  # noqa: E402
 
 
-class _Emu(cuda_emulator.EmuDevice):
-    @staticmethod
-    def host(arr):
-        return np.asarray(arr)
-
-
-@pytest.fixture
-def dev():
-    return _Emu()
-
-
-@pytest.fixture
-def kernels(dev):
-    return CudaKernels(dev)
+from emulated_device import HostEmu as _Emu, dev, kernels  # noqa: E402,F401  (fixtures)
 
 
 # -- the emulator itself -------------------------------------------------------------------------

@@ -16,7 +16,6 @@ if not cuda_emulator.available():
 
 from gpulite import cuda_compile  # noqa: E402
 from gpulite.backends import cuda_int  # noqa: E402
-from gpulite.backends.cuda import CudaKernels  # noqa: E402
 from gpulite.cpu_fallback import int_gemm  # noqa: E402
 
 from cuda_int_cases import *  # noqa: E402,F401,F403  (the shared conformance tests)
@@ -24,20 +23,7 @@ from cuda_int_cases import (FORMS, FORM_IDS, absmax, centred_filter, check_equal
                             geometry, int_values)
 
 
-class _Emu(cuda_emulator.EmuDevice):
-    @staticmethod
-    def host(arr):
-        return np.asarray(arr)
-
-
-@pytest.fixture
-def dev():
-    return _Emu()
-
-
-@pytest.fixture
-def kernels(dev):
-    return CudaKernels(dev)
+from emulated_device import HostEmu as _Emu, dev, kernels  # noqa: E402,F401  (fixtures)
 
 
 def _compiled(dev):

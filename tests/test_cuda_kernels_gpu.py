@@ -8,25 +8,9 @@ the hardware are the real ones.
 import pytest
 
 from gpulite import backends
-from gpulite.backends.cuda import CudaBackend, CudaKernels
 
 from cuda_cases import *  # noqa: F401,F403  (the shared conformance tests)
-from test_cuda_backend import GpuDevice
+from gpu_device import backend, dev, kernels  # noqa: F401  (fixtures)
 
 USABLE, REASON = backends.cuda_status()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not USABLE, reason=f"needs a CUDA GPU: {REASON}")]
-
-
-@pytest.fixture(scope="module")
-def backend():
-    return CudaBackend()
-
-
-@pytest.fixture
-def dev(backend):
-    return GpuDevice(backend)
-
-
-@pytest.fixture
-def kernels(dev):
-    return CudaKernels(dev)

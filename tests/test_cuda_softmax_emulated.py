@@ -46,20 +46,7 @@ MODES = [  # (log, beta)
 MODE_IDS = ["softmax", "beta0.37", "beta2.5", "beta-0.75", "log_softmax"]
 
 
-class _Emu(cuda_emulator.EmuDevice):
-    @staticmethod
-    def host(arr):
-        return np.asarray(arr)
-
-
-@pytest.fixture
-def dev():
-    return _Emu()
-
-
-@pytest.fixture
-def kernels(dev):
-    return CudaKernels(dev)
+from emulated_device import HostEmu as _Emu, dev, kernels  # noqa: E402,F401  (fixtures)
 
 
 def run_both(dev, kernels, x, beta, log, in_place=False):
