@@ -13,6 +13,7 @@
 // 1x1 stride-1 unpadded convolutions use gemm_tiled (gemm.cu) instead.
 #include "common.cuh"
 #include "gemm_tile.cuh"
+#include "igemm_patch.cuh"
 
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
 conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
@@ -29,20 +30,11 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
     const float* wg = w + (long long)g * K * Cpo;
 
     // The four rows of the A tile this thread gathers: rows (t / 16) + 16*i, column t % 16.
-    long long row_base[4];
-    int row_y[4], row_x[4];
-    bool row_ok[4];
+    GlPatchRow rows[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int m = m0 + (t >> 4) + 16 * i;
-        row_ok[i] = m < M;
-        const int mm = row_ok[i] ? m : 0;
-        const int ox = mm % OW, r = mm / OW;
-        const int oy = r % OH, n = r / OH;
-        row_base[i] = (long long)n * H * W * Cin + (long long)g * Cpg;
-        row_y[i] = oy * SH - PT;
-        row_x[i] = ox * SW - PL;
-    }
+    for (int i = 0; i < 4; ++i)
+        rows[i] = gl_patch_row(m0 + (t >> 4) + 16 * i, M, H, W, Cin, OH, OW, g, Cpg, SH, SW, PT,
+                               PL);
     const int kk = t & 15;
 
     float acc[4][4];
@@ -52,22 +44,11 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
         for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
     }
     for (int k0 = 0; k0 < K; k0 += GL_TK) {
-        const int k = k0 + kk;
-        const bool k_ok = k < K;
-        int ci = 0, dy = 0, dx = 0;
-        if (k_ok) {
-            ci = k % Cpg;
-            const int r = k / Cpg;
-            dx = (r % KW) * DW;
-            dy = (r / KW) * DH;
-        }
+        const GlPatchCol col = gl_patch_col(k0 + kk, K, Cpg, KW, DH, DW);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const int iy = row_y[i] + dy, ix = row_x[i] + dx;
-            float v = 0.0f;
-            if (k_ok && row_ok[i] && gl_inside(iy, H) && gl_inside(ix, W))
-                v = x[row_base[i] + ((long long)iy * W + ix) * Cin + ci];
-            As[kk][(t >> 4) + 16 * i] = v;
+            const long long at = gl_patch_offset(rows[i], col, H, W, Cin);
+            As[kk][(t >> 4) + 16 * i] = at < 0 ? 0.0f : x[at];
         }
         gl_load_b_tile(Bs, wg, K, Cpo, k0, n0, wsk, wsn, t);
         __syncthreads();

@@ -25,6 +25,7 @@
 //   int_depthwise_conv2d  one thread per output, channel multiplier; 1-D grid-stride.
 //   int_transpose_conv2d  gather form, one thread per output; 1-D grid-stride.
 #include "common.cuh"
+#include "igemm_patch.cuh"
 
 typedef signed char gl_s8;
 typedef unsigned char gl_u8;
@@ -70,20 +71,10 @@ int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w
     const int* __restrict__ wg = w + (long long)g * K * Cpo;
 
     // the four rows of the A tile this thread gathers: rows t/16 + 16*i, column t % 16
-    long long row_base[4];
-    int row_y[4], row_x[4];
-    bool row_ok[4];
+    GlPatchRow rows[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int m = m0 + ty + 16 * i;
-        row_ok[i] = m < M;
-        const int mm = row_ok[i] ? m : 0;
-        const int ox = mm % OW, r = mm / OW;
-        const int oy = r % OH, n = r / OH;
-        row_base[i] = (long long)n * H * W * Cin + (long long)g * Cpg;
-        row_y[i] = oy * SH - PT;
-        row_x[i] = ox * SW - PL;
-    }
+    for (int i = 0; i < 4; ++i)
+        rows[i] = gl_patch_row(m0 + ty + 16 * i, M, H, W, Cin, OH, OW, g, Cpg, SH, SW, PT, PL);
     const int kk = t & 15;
 
     ACC_T acc[4][4];
@@ -93,22 +84,11 @@ int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w
         for (int j = 0; j < 4; ++j) acc[i][j] = 0;
     }
     for (int k0 = 0; k0 < K; k0 += GL_ITK) {
-        const int k = k0 + kk;
-        const bool k_ok = k < K;
-        int ci = 0, dy = 0, dx = 0;
-        if (k_ok) {
-            ci = k % Cpg;
-            const int r = k / Cpg;
-            dx = (r % KW) * DW;
-            dy = (r / KW) * DH;
-        }
+        const GlPatchCol col = gl_patch_col(k0 + kk, K, Cpg, KW, DH, DW);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const int iy = row_y[i] + dy, ix = row_x[i] + dx;
-            int v = 0;
-            if (k_ok && row_ok[i] && gl_inside(iy, H) && gl_inside(ix, W))
-                v = (int)x[row_base[i] + ((long long)iy * W + ix) * Cin + ci] - zp;
-            As[kk][ty + 16 * i] = v;
+            const long long at = gl_patch_offset(rows[i], col, H, W, Cin);
+            As[kk][ty + 16 * i] = at < 0 ? 0 : (int)x[at] - zp;
         }
         // B tile: 64 consecutive output channels per k row (coalesced)
 #pragma unroll

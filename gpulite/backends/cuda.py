@@ -301,16 +301,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
                                            dw, pt, pl))
         _i32(kh * kw * cout, "filter size")
 
-        def depthwise_conv2d(x, w, bias, out, clip=None):
-            total = out.size
-            if total == 0:
-                return
-            wt = wdev if wdev is not None else self._dense(w, "filter")
-            lo, hi = _clip(clip)
-            self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._dense(x, "input"), wt, self._dense(bias, "bias"), out,
-                              _i64(total), *geometry, lo, hi))
-        return depthwise_conv2d
+        return self._float_per_output(fn, geometry, wdev)
 
     # -- TRANSPOSE_CONV --------------------------------------------------------------------------
     def make_transpose_conv2d(self, input_shape, filter_shape, output_shape, stride_hw, pad_tl,
@@ -326,19 +317,10 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, kh, kw, sh, sw, pt, pl))
         _i32(h * wd * cin, "input image size")
 
-        def transpose_conv2d(x, w, bias, out, clip=None):
-            total = out.size
-            if total == 0:
-                return
-            if wdev is not None:
-                wt, strides = wdev, (cin * cout, cout, 1)
-            else:
-                wt, strides = self._dense(w, "filter"), (cin, 1, kh * kw * cin)
-            lo, hi = _clip(clip)
-            self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._dense(x, "input"), wt, self._dense(bias, "bias"), out,
-                              _i64(total), *geometry, *(_i64(s) for s in strides), lo, hi))
-        return transpose_conv2d
+        # filter strides (ky*kw + kx, ci, co): the [KH, KW, Cin, Cout] upload or TFLite's
+        # [Cout, KH, KW, Cin]
+        return self._float_per_output(fn, geometry, wdev, (cin * cout, cout, 1),
+                                (cin, 1, kh * kw * cin))
 
     # -- CONV_3D / CONV_3D_TRANSPOSE -------------------------------------------------------------
     def make_conv3d(self, input_shape, filter_shape, stride_dhw, dilation_dhw, pad_before,
@@ -351,16 +333,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
                                            *stride_dhw, *dilation_dhw, *pad_before))
         _i32(d * h * wd * cin, "input volume size")
 
-        def conv3d(x, w, bias, out, clip=None):
-            total = out.size
-            if total == 0:
-                return
-            wt = wdev if wdev is not None else self._dense(w, "filter")
-            lo, hi = _clip(clip)
-            self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._dense(x, "input"), wt, self._dense(bias, "bias"), out,
-                              _i64(total), *geometry, lo, hi))
-        return conv3d
+        return self._float_per_output(fn, geometry, wdev)
 
     def make_conv3d_transpose(self, input_shape, filter_shape, output_shape, stride_dhw,
                               dilation_dhw, pad_before, weights=None):
@@ -375,19 +348,30 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
                                            *stride_dhw, *dilation_dhw, *pad_before))
         _i32(d * h * wd * cin, "input volume size")
 
-        def conv3d_transpose(x, w, bias, out, clip=None):
+        # filter strides (ci, co): the [.., Cin, Cout] upload or TFLite's [.., Cout, Cin]
+        return self._float_per_output(fn, geometry, wdev, (cout, 1), (1, cin))
+
+    def _float_per_output(self, fn, geometry, wdev, upload_strides=(), raw_strides=()):
+        """fn(x, w, bias, out, clip) for a float kernel with one thread per output element,
+        launched with (x, w, bias, out, total, *geometry, *filter strides, lo, hi): the strides
+        of the uploaded constant filter `wdev`, or of the raw TFLite filter `w` passed at run
+        time when there is no constant."""
+        upload_tail = tuple(_i64(v) for v in upload_strides)
+        raw_tail = tuple(_i64(v) for v in raw_strides)
+
+        def run(x, w, bias, out, clip=None):
             total = out.size
             if total == 0:
                 return
             if wdev is not None:
-                wt, ws_ci, ws_co = wdev, cout, 1
+                wt, tail = wdev, upload_tail
             else:
-                wt, ws_ci, ws_co = self._dense(w, "filter"), 1, cin
+                wt, tail = self._dense(w, "filter"), raw_tail
             lo, hi = _clip(clip)
             self._dev.launch(fn, _grid1d(total), _BLOCK,
                              (self._dense(x, "input"), wt, self._dense(bias, "bias"), out,
-                              _i64(total), *geometry, _i64(ws_ci), _i64(ws_co), lo, hi))
-        return conv3d_transpose
+                              _i64(total), *geometry, *tail, lo, hi))
+        return run
 
     # -- pooling ---------------------------------------------------------------------------------
     def make_pool2d(self, kind, input_shape, filter_hw, stride_hw, pad_tl, out_hw):

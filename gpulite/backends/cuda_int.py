@@ -280,19 +280,8 @@ class IntKernelsMixin:
                                            dw, pt, pl))
         _i32(kh * kw * cout, "filter size")
 
-        def depthwise(x):
-            n = int(x.shape[0])
-            out = plan.output((n, oh, ow, cout))
-            total = out.size
-            if total == 0:
-                return out
-            (fn,) = plan.kernels(x.dtype)
-            self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._int_input(x, (h, wd, cin), "int DEPTHWISE_CONV_2D"), wdev,
-                              out, plan.zp_arg, np.int64(total), *geometry))
-            return out
-
-        return depthwise
+        return self._int_per_output(plan, "int DEPTHWISE_CONV_2D", (h, wd, cin), (oh, ow, cout),
+                                wdev, geometry)
 
     # -- TRANSPOSE_CONV --------------------------------------------------------------------------
     def make_int_transpose_conv2d(self, input_shape, weights, output_shape, stride_hw, pad_tl,
@@ -317,16 +306,20 @@ class IntKernelsMixin:
         wdev = self._dev.upload_host(w.transpose(1, 2, 3, 0))  # [KH, KW, Cin, Cout]
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, kh, kw, sh, sw, pt, pl))
 
-        def transpose_conv(x):
-            n = int(x.shape[0])
-            out = plan.output((n, oh, ow, cout))
+        return self._int_per_output(plan, "int TRANSPOSE_CONV", (h, wd, cin), (oh, ow, cout), wdev,
+                                geometry)
+
+    def _int_per_output(self, plan, what, in_hwc, out_hwc, wdev, geometry):
+        """fn(x) -> accumulators for the kernels with one thread per output element (depthwise,
+        transpose conv): (x, w, out, zp, total, *geometry)."""
+        def run(x):
+            out = plan.output((int(x.shape[0]),) + out_hwc)
             total = out.size
             if total == 0:
                 return out
             (fn,) = plan.kernels(x.dtype)
             self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._int_input(x, (h, wd, cin), "int TRANSPOSE_CONV"), wdev,
-                              out, plan.zp_arg, np.int64(total), *geometry))
+                             (self._int_input(x, in_hwc, what), wdev, out, plan.zp_arg,
+                              np.int64(total), *geometry))
             return out
-
-        return transpose_conv
+        return run
