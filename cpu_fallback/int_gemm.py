@@ -260,12 +260,8 @@ def make_int_depthwise_conv2d(input_shape, weights, stride_hw, dilation_hw, pad_
             out.fill(0)
         return out
 
-    def depthwise(x):
-        return float_acc(x).astype(np.int64)
-
-    depthwise.float_type = ft
-    depthwise.float_acc = float_acc  # exact: each tap sum fits `ft` (exact_float_type)
-    return depthwise
+    # exact: each tap sum fits `ft` (exact_float_type)
+    return _int64_accumulators(float_acc, ft)
 
 
 def _depthwise_through_float_kernel(input_shape, w, stride_hw, dilation_hw, pad_tl, out_hw,
@@ -289,12 +285,18 @@ def _depthwise_through_float_kernel(input_shape, w, stride_hw, dilation_hw, pad_
         kernel(xf, wf, None, out)
         return out
 
-    def depthwise(x):
+    return _int64_accumulators(float_acc, np.float32)
+
+
+def _int64_accumulators(float_acc, float_type):
+    """The factory's fn(x) -> int64 accumulators from fn(x) -> the same exact integers in a
+    `float_type` array, which it keeps as `.float_acc` for the float64 output stage."""
+    def accumulators(x):
         return float_acc(x).astype(np.int64)
 
-    depthwise.float_type = np.float32
-    depthwise.float_acc = float_acc
-    return depthwise
+    accumulators.float_type = float_type
+    accumulators.float_acc = float_acc
+    return accumulators
 
 
 def make_int_transpose_conv2d(input_shape, weights, output_shape, stride_hw, pad_tl, in_absmax,
