@@ -221,6 +221,7 @@ def neon_channel_split(channels: int, block: int = 8):
 # -- NEON main loops vs scalar tails on broadcast binary ops -------------------------------------
 
 ELEMENTWISE, SCALAR_BROADCAST, SCALAR = 0, 1, 2
+PATH_CODES = (ELEMENTWISE, SCALAR_BROADCAST, SCALAR)
 
 
 def broadcast_paths(shape1, shape2, out_shape, elementwise_chunk: int, broadcast_chunk: int):

@@ -54,11 +54,12 @@ def _common(ctx, allowed):
     return a, b, out, params
 
 
-def _lut(ctx, t, fn):
-    """A table of fn(q) over every value q of t's integer type, indexed by q - type_min."""
+def _lut(t, fn):
+    """A table (NumPy) of fn(q) over every value q of t's integer type, indexed by
+    q - type_min."""
     lo, hi = fp.TYPE_RANGES[t.type]
     q = np.arange(lo, hi + 1, dtype=np.int64)
-    return ctx.xp.asarray(fn(q).astype(np.int64)), lo
+    return fn(q).astype(np.int64), lo
 
 
 def _lookup(xp, table, offset, x):
@@ -66,6 +67,58 @@ def _lookup(xp, table, offset, x):
     if offset:
         idx -= offset
     return xp.take(table, idx)
+
+
+_PAIRS = 1 << 16  # (x1, x2) pairs of two 8-bit inputs
+
+
+def _elementwise_run(ctx, a, out, paths, make_value):
+    """The op's run function from make_value(mod) -> value(qa, qb, path): the clamped int64
+    outputs for input values qa, qb (arrays of module `mod`, broadcast together) on code path
+    `path` (qc.ELEMENTWISE / SCALAR_BROADCAST / SCALAR per element; None where the op has
+    one path). `paths` (NumPy, over the output shape, or None) gives each output's path.
+
+    16-bit inputs evaluate value() per invoke. 8-bit inputs take only 2**16 value pairs, so
+    value() runs once at prepare over every pair on every path in use, and invoke looks the
+    outputs up: index = path * 2**16 + (x1 as uint8) * 256 + (x2 as uint8), one take."""
+    xp = ctx.xp
+    if a.type == INT16:
+        value = make_value(xp)
+        path_d = None if paths is None else xp.asarray(paths.astype(np.int64))
+
+        def run(ins, outs):
+            outs[0][...] = value(ins[0], ins[1], path_d)
+        return run
+    value = make_value(np)
+    in_dtype = dtypes.storage_dtype(a.type)
+    codes = np.arange(_PAIRS)
+    qa = (codes >> 8).astype(np.uint8).view(in_dtype)
+    qb = (codes & 0xFF).astype(np.uint8).view(in_dtype)
+    used = [qc.ELEMENTWISE] if paths is None else sorted(int(p) for p in np.unique(paths))
+    table = np.zeros(len(qc.PATH_CODES) * _PAIRS, dtypes.storage_dtype(out.type))
+    for p in used:
+        path = None if paths is None else np.full(_PAIRS, p, np.int64)
+        table[p * _PAIRS:(p + 1) * _PAIRS] = value(qa, qb, path)
+    table_d = xp.asarray(table)
+    out_shape = tuple(ctx.output(0).shape)
+    idx = xp.empty(out_shape, np.intp)
+    path_offsets = None if len(used) == 1 else xp.asarray(paths.astype(np.intp) * _PAIRS)
+    base = used[0] * _PAIRS
+    take = _take_unchecked if xp is np else xp.take
+
+    def run(ins, outs):
+        xp.left_shift(ins[0].view(np.uint8), 8, out=idx, dtype=np.intp)
+        xp.bitwise_or(idx, ins[1].view(np.uint8), out=idx, dtype=np.intp)
+        if path_offsets is not None:
+            xp.add(idx, path_offsets, out=idx)
+        elif base:
+            xp.add(idx, base, out=idx)
+        take(table_d, idx, out=outs[0])
+    return run
+
+
+def _take_unchecked(table, idx, out):
+    np.take(table, idx, out=out, mode="wrap")  # indices are in range; "wrap" skips the buffer
 
 
 def _is_pot(scale) -> tuple:
@@ -135,30 +188,29 @@ def _add_sub(sign: int):
             formulas = (e_formula, "B", "S")
         else:
             paths, formulas = None, ("S",)
-        t1, off1, width1 = _path_luts(ctx, a, left_shift, z1, m1, sh1, formulas)
-        t2, off2, width2 = _path_luts(ctx, b, left_shift, z2, m2, sh2, formulas)
-        neon = path_d = None
-        if paths is not None:
-            path_d = xp.asarray(paths.astype(np.int64))
-            vector = paths != qc.SCALAR
-            # int16's NEON loop keeps int32 until the clamp: no int16 narrowing to emulate
-            if vector.any() and a.type != INT16:
-                neon = xp.asarray(vector)
+        t1, off1, width1 = _path_luts(a, left_shift, z1, m1, sh1, formulas)
+        t2, off2, width2 = _path_luts(b, left_shift, z2, m2, sh2, formulas)
+        # int16's NEON loop keeps int32 until the clamp: no int16 narrowing to emulate
+        neon = paths is not None and a.type != INT16 and bool(np.any(paths != qc.SCALAR))
         mo_d, sho_d = np.int64(mo), np.int64(sho)
 
-        def run(ins, outs):
-            ia = ins[0].astype(xp.int64) - off1
-            ib = ins[1].astype(xp.int64) - off2
-            if paths is not None:
-                ia = ia + path_d * width1
-                ib = ib + path_d * width2
-            va, vb = xp.take(t1, ia), xp.take(t2, ib)
-            raw = va + vb if sign > 0 else va - vb
-            r = fp.multiply_by_quantized_multiplier_smaller_than_one_exp(xp, raw, mo_d, sho_d)
-            r = _narrow(xp, r, zo, neon, path_d, ("wrap", "wrap"), out.type)
-            xp.clip(r, lo, hi, out=r)
-            outs[0][...] = r
-        return run
+        def make_value(mod):
+            t1m, t2m = mod.asarray(t1), mod.asarray(t2)
+
+            def value(qa, qb, path):
+                ia = qa.astype(mod.int64) - off1
+                ib = qb.astype(mod.int64) - off2
+                if path is not None:
+                    ia = ia + path * width1
+                    ib = ib + path * width2
+                va, vb = mod.take(t1m, ia), mod.take(t2m, ib)
+                raw = va + vb if sign > 0 else va - vb
+                r = fp.multiply_by_quantized_multiplier_smaller_than_one_exp(
+                    mod, raw, mo_d, sho_d)
+                r = _narrow(mod, r, zo, neon, path, ("wrap", "wrap"), out.type)
+                return mod.clip(r, lo, hi, out=r)
+            return value
+        return _elementwise_run(ctx, a, out, paths, make_value)
     return prepare
 
 
@@ -167,7 +219,7 @@ def _narrow(xp, r, zo, neon, path_d, modes, type_code):
     "sat": vqmovn; `modes` for the elementwise and the broadcast loop), add the zero point in
     int16 (wrapping) and saturate to the output type; the scalar tail adds in int32. They
     differ only when |r| + |zo| reaches 2**15."""
-    if neon is None or not r.size or int(xp.abs(r).max()) + abs(zo) < 1 << 15:
+    if not neon or not r.size or int(xp.abs(r).max()) + abs(zo) < 1 << 15:
         r += zo
         return r
     type_lo, type_hi = fp.TYPE_RANGES[type_code]
@@ -185,13 +237,13 @@ def _narrow(xp, r, zo, neon, path_d, modes, type_code):
     return out
 
 
-def _path_luts(ctx, t, left_shift, zp, m, s, formulas):
-    """Concatenated lookup tables, one per code path: value q on path p is at
+def _path_luts(t, left_shift, zp, m, s, formulas):
+    """Concatenated lookup tables (NumPy), one per code path: value q on path p is at
     p * width + (q - type_min)."""
     lo, hi = fp.TYPE_RANGES[t.type]
     q = np.arange(lo, hi + 1, dtype=np.int64)
     tables = [_input_rescale(f, left_shift, zp, m, s)(q) for f in formulas]
-    return ctx.xp.asarray(np.concatenate(tables).astype(np.int64)), lo, q.size
+    return np.concatenate(tables).astype(np.int64), lo, q.size
 
 
 def _int16_pot(ctx, sign, pots, lo, hi):
@@ -231,30 +283,29 @@ def prepare_mul(ctx):
     # TFLite: double real_multiplier = s1 * s2 / s_out, evaluated in float32
     real = float(np.float32(np.float32(s1 * s2) / so))
     m, s = fp.quantize_multiplier_scalar(real)
-    xp = ctx.xp
     m_d, s_d = np.int64(m), np.int64(s)
-    neon = path_d = modes = None
+    paths, modes = None, None
     if a.type in _MUL_NEON:
         e_chunk, e_mode, b_chunk, b_mode = _MUL_NEON[a.type]
         modes = (e_mode, b_mode)
         paths = qc.broadcast_paths(a.shape, b.shape, ctx.output(0).shape, e_chunk, b_chunk)
-        if np.any(paths != qc.SCALAR):
-            path_d = xp.asarray(paths)
-            neon = True
+        if not np.any(paths != qc.SCALAR):
+            paths = None
 
-    def run(ins, outs):
-        va = ins[0].astype(xp.int64)
-        if z1:
-            va -= z1
-        vb = ins[1].astype(xp.int64)
-        if z2:
-            vb -= z2
-        # the NEON loop and the scalar tail rescale alike (gemmlowp double rounding)
-        r = fp.multiply_by_quantized_multiplier(xp, fp.wrap_int32(xp, va * vb), m_d, s_d)
-        r = _narrow(xp, r, zo, neon, path_d, modes, out.type)
-        xp.clip(r, lo, hi, out=r)
-        outs[0][...] = r
-    return run
+    def make_value(mod):
+        def value(qa, qb, path):
+            va = qa.astype(mod.int64)
+            if z1:
+                va -= z1
+            vb = qb.astype(mod.int64)
+            if z2:
+                vb -= z2
+            # the NEON loop and the scalar tail rescale alike (gemmlowp double rounding)
+            r = fp.multiply_by_quantized_multiplier(mod, fp.wrap_int32(mod, va * vb), m_d, s_d)
+            r = _narrow(mod, r, zo, paths is not None, path, modes, out.type)
+            return mod.clip(r, lo, hi, out=r)
+        return value
+    return _elementwise_run(ctx, a, out, paths, make_value)
 
 
 def prepare_squared_difference(ctx):
@@ -270,19 +321,22 @@ def prepare_squared_difference(ctx):
     def scaled(zp, m, s):
         return lambda q: fp.multiply_by_quantized_multiplier_smaller_than_one_exp(
             np, (q - zp) << left_shift, m, s)
-    t1, off1 = _lut(ctx, a, scaled(z1, m1, sh1))
-    t2, off2 = _lut(ctx, b, scaled(z2, m2, sh2))
+    t1, off1 = _lut(a, scaled(z1, m1, sh1))
+    t2, off2 = _lut(b, scaled(z2, m2, sh2))
     mo_d, sho_d = np.int64(mo), np.int64(sho)
 
-    def run(ins, outs):
-        d = _lookup(xp, t1, off1, ins[0]) - _lookup(xp, t2, off2, ins[1])
-        d *= d
-        r = fp.multiply_by_quantized_multiplier_smaller_than_one_exp(
-            xp, fp.wrap_int32(xp, d), mo_d, sho_d)
-        r += zo
-        xp.clip(r, -128, 127, out=r)
-        outs[0][...] = r
-    return run
+    def make_value(mod):
+        t1m, t2m = mod.asarray(t1), mod.asarray(t2)
+
+        def value(qa, qb, path):
+            d = _lookup(mod, t1m, off1, qa) - _lookup(mod, t2m, off2, qb)
+            d *= d
+            r = fp.multiply_by_quantized_multiplier_smaller_than_one_exp(
+                mod, fp.wrap_int32(mod, d), mo_d, sho_d)
+            r += zo
+            return mod.clip(r, -128, 127, out=r)
+        return value
+    return _elementwise_run(ctx, a, out, None, make_value)
 
 
 def prepare_comparison(ctx, ufunc_name: str):
@@ -299,12 +353,12 @@ def prepare_comparison(ctx, ufunc_name: str):
         ctx.require(0 < float(scale) < 1, f"{what} scale {scale} must be in (0, 1) (TFLite's "
                                           f"comparison rescale)")
         m, s = fp.quantize_multiplier_smaller_than_one_exp(float(scale))
-        tables.append(_lut(ctx, t, lambda q, zp=zp, m=m, s=s:
+        tables.append(_lut(t, lambda q, zp=zp, m=m, s=s:
                            fp.multiply_by_quantized_multiplier_smaller_than_one_exp(
                                np, (q - zp) << 8, m, s)))
     ctx.set_output_shape(0, _broadcast(ctx, a, b))
     xp = ctx.xp
-    (t1, off1), (t2, off2) = tables
+    (t1, off1), (t2, off2) = ((xp.asarray(t), off) for t, off in tables)
     ufunc = getattr(xp, ufunc_name)
 
     def run(ins, outs):
