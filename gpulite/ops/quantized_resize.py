@@ -99,18 +99,35 @@ def prepare_resize_bilinear(ctx):
     x0, x1, fx = _axis(ow, w, align, half)
     xp = ctx.xp
     one = 1 << 10
+    # int8: |value * weights| < 2^29 (a weight can pass 2^10 by half where half-pixel centres
+    # clamp the lower index), so int32 holds every sum exactly; int16 needs int64
+    acc_t = np.int32 if x.type == INT8 else np.int64
     wy0, wy1 = (one - fy).reshape(1, oh, 1, 1), fy.reshape(1, oh, 1, 1)
     wx0, wx1 = (one - fx).reshape(1, 1, ow, 1), fx.reshape(1, 1, ow, 1)
-    consts = [xp.asarray(a) for a in (y0, y1, x0, x1, wy0, wy1, wx0, wx1)]
+    consts = [xp.asarray(a.astype(acc_t)) for a in (y0, y1, x0, x1, wy0, wy1, wx0, wx1)]
     y0d, y1d, x0d, x1d, wy0d, wy1d, wx0d, wx1d = consts
+    sign_shift = np.dtype(acc_t).itemsize * 8 - 1
     half_unit = 1 << 19
 
     def run(ins, outs):
-        v = ins[0].astype(xp.int64)
-        top, bottom = v[:, y0d], v[:, y1d]
-        acc = (top[:, :, x0d] * wx0d + top[:, :, x1d] * wx1d) * wy0d
-        acc += (bottom[:, :, x0d] * wx0d + bottom[:, :, x1d] * wx1d) * wy1d
-        # (acc +- 2^19) / 2^20 in C: rounds half away from zero
-        q = (xp.abs(acc) + half_unit) >> 20
-        outs[0][...] = xp.where(acc > 0, q, -q)
+        # In integers the order of the sums is free: TFLite's
+        # (top0*wx0 + top1*wx1)*wy0 + (bottom0*wx0 + bottom1*wx1)*wy1 is computed as one
+        # horizontal pass over the input rows, then one vertical pass.
+        v = ins[0]
+        rows = xp.take(v, x0d, axis=2).astype(acc_t)
+        rows *= wx0d
+        term = xp.take(v, x1d, axis=2).astype(acc_t)
+        term *= wx1d
+        rows += term
+        acc = xp.take(rows, y0d, axis=1)
+        acc *= wy0d
+        term = xp.take(rows, y1d, axis=1)
+        term *= wy1d
+        acc += term
+        # (acc +- 2^19) / 2^20 in C rounds half away from zero: floor((acc + 2^19 - 1) / 2^20)
+        # for negative acc, floor((acc + 2^19) / 2^20) otherwise
+        acc += acc >> sign_shift
+        acc += half_unit
+        acc >>= 20
+        outs[0][...] = acc
     return run
