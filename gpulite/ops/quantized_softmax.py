@@ -85,19 +85,51 @@ def _softmax_8bit(ctx, x, out, in_scale, beta, out_scale, out_zp):
     lo, hi = fp.TYPE_RANGES[out.type]
     truncate = out.type == UINT8
 
+    def quantize(p):
+        """float32 probabilities -> output integers, as TFLite rounds them."""
+        if truncate:
+            q = (p + xp.float32(0.5)).astype(xp.int64)
+        else:
+            q = fp.round_half_away_xp(xp, p).astype(xp.int64)
+        q += out_zp
+        return xp.clip(q, lo, hi, out=q)
+
+    if depth <= _COLUMN_LOOP_DEPTH:
+        return _softmax_8bit_columns(xp, rows, depth, table_d, out_scale, quantize)
+
     def run(ins, outs):
         v = ins[0].reshape(rows, depth).astype(xp.int32)
         d = v.max(axis=1, keepdims=True) - v
         e = xp.take(table_d, d)
         total = xp.cumsum(e, axis=1, dtype=xp.float32)[:, -1:]  # sequential, as TFLite sums
         inv = xp.float32(1.0) / (total * out_scale)
-        p = e * inv
-        if truncate:
-            q = (p + xp.float32(0.5)).astype(xp.int64)
-        else:
-            q = fp.round_half_away_xp(xp, p).astype(xp.int64)
-        q += out_zp
-        outs[0].reshape(rows, depth)[...] = xp.clip(q, lo, hi)
+        outs[0].reshape(rows, depth)[...] = quantize(e * inv)
+    return run
+
+
+# rows this short run a loop over their columns: NumPy's reductions along a tiny last axis
+# cost far more per element than whole-column ufuncs (a [4096, 2] softmax: 0.26 -> 0.08 ms)
+_COLUMN_LOOP_DEPTH = 8
+
+
+def _softmax_8bit_columns(xp, rows, depth, table_d, out_scale, quantize):
+    """The 8-bit softmax of short rows, one column at a time (the same float32 operations in
+    the same order: the row sum is still e0 + e1 + ... left to right)."""
+    def run(ins, outs):
+        v = ins[0].reshape(rows, depth)
+        top = v[:, 0].astype(xp.int32)
+        for j in range(1, depth):
+            xp.maximum(top, v[:, j], out=top)
+        e = [xp.take(table_d, top - v[:, j]) for j in range(depth)]
+        total = e[0].copy()
+        for j in range(1, depth):
+            total += e[j]
+        total *= out_scale
+        inv = xp.float32(1.0) / total
+        o = outs[0].reshape(rows, depth)
+        for j in range(depth):
+            e[j] *= inv
+            o[:, j] = quantize(e[j])
     return run
 
 
