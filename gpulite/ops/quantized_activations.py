@@ -112,15 +112,7 @@ def hard_swish_table(in_scale, in_zp, out_scale, out_zp, type_code):
 
 
 def _lut_run(ctx, table, lo):
-    xp = ctx.xp
-    table_d = xp.asarray(table)
-
-    def run(ins, outs):
-        idx = ins[0].astype(xp.int64)
-        if lo:
-            idx -= lo
-        outs[0][...] = xp.take(table_d, idx)
-    return run
+    return qc.byte_lut_run(ctx.xp, table, lo, dtypes.storage_dtype(ctx.output(0).type))
 
 
 def _unary_io(ctx, allowed):

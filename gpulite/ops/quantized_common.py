@@ -212,6 +212,29 @@ def make_float_up_stage(up_params, bias, channels: int):
     return stage
 
 
+def take_into(xp, table, idx, out) -> None:
+    """out[...] = table[idx] for indices known to be in range, with no temporary: NumPy's
+    take buffers `out` unless told how to treat out-of-range indices ("wrap", never used)."""
+    if xp is np:
+        np.take(table, idx, out=out, mode="wrap")
+    else:
+        xp.take(table, idx, out=out)
+
+
+def byte_lut_run(xp, table, lo: int, out_dtype):
+    """The run function of an 8- or 16-bit lookup-table op: out = table[x - lo], `table` over
+    every value of the input type in order. The table is reordered so that the input's bytes,
+    read as unsigned, index it directly (no widening or offset pass per invoke)."""
+    unsigned, signed = {256: (np.uint8, np.int8), 1 << 16: (np.uint16, np.int16)}[table.size]
+    codes = np.arange(table.size).astype(unsigned)
+    values = (codes.view(signed) if lo < 0 else codes).astype(np.int64)
+    table_d = xp.asarray(np.asarray(table)[values - lo].astype(out_dtype))
+
+    def run(ins, outs):
+        take_into(xp, table_d, ins[0].view(unsigned), outs[0])
+    return run
+
+
 def neon_channel_split(channels: int, block: int = 8):
     """bool [C]: True for the channels a NEON loop over blocks of `block` channels handles
     (the rest go through the scalar tail)."""

@@ -104,7 +104,6 @@ def _elementwise_run(ctx, a, out, paths, make_value):
     idx = xp.empty(out_shape, np.intp)
     path_offsets = None if len(used) == 1 else xp.asarray(paths.astype(np.intp) * _PAIRS)
     base = used[0] * _PAIRS
-    take = _take_unchecked if xp is np else xp.take
 
     def run(ins, outs):
         xp.left_shift(ins[0].view(np.uint8), 8, out=idx, dtype=np.intp)
@@ -113,12 +112,8 @@ def _elementwise_run(ctx, a, out, paths, make_value):
             xp.add(idx, path_offsets, out=idx)
         elif base:
             xp.add(idx, base, out=idx)
-        take(table_d, idx, out=outs[0])
+        qc.take_into(xp, table_d, idx, outs[0])
     return run
-
-
-def _take_unchecked(table, idx, out):
-    np.take(table, idx, out=out, mode="wrap")  # indices are in range; "wrap" skips the buffer
 
 
 def _is_pot(scale) -> tuple:
