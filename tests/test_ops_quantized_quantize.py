@@ -40,6 +40,27 @@ def test_quantize_float(out_dtype, scale, zp, n):
     assert_exact(content, [float_values(rng, n, scale)])
 
 
+@pytest.mark.parametrize("out_dtype,scale,zp", [
+    (I8, 0.05, -3), (I8, 1 / 3, 127), (U8, 0.05, 128), (I16, 3.7e-4, 0), (I8, 0.1, -128)])
+@pytest.mark.parametrize("n", [8, 29, 1001])
+def test_quantize_finite_float(out_dtype, scale, zp, n):
+    """Finite values of moderate size: the NEON blocks take the float32 fast path."""
+    rng = np.random.default_rng(n + 1)
+    v = float_values(rng, n + 6, scale)[6:n + 6]
+    v[:2] = F32(scale) * F32(2.0 ** 30), -F32(scale) * F32(2.0 ** 30)  # clamp, far in range
+    assert_exact(quantize_model((n,), F32, out_dtype, out_q=q(scale, zp)), [v])
+
+
+@pytest.mark.parametrize("zp", [-128, 0, 127])
+@pytest.mark.parametrize("r", [2.0 ** 31 - 2 ** 17, 2.0 ** 31 - 2 ** 7, 2.0 ** 31])
+def test_quantize_near_the_int32_limit(zp, r):
+    """Rounded values near +-2^31, where zero point addition wraps in int32 (and beyond, where
+    the conversion gives INT32_MIN)."""
+    v = np.full(16, F32(r) * F32(0.5), F32)
+    v[1::2] *= -1
+    assert_exact(quantize_model((16,), F32, I8, out_q=q(0.5, zp)), [v])
+
+
 @pytest.mark.parametrize("out_dtype", [I8, U8, I16])
 def test_quantize_float_per_channel(out_dtype):
     rng = np.random.default_rng(0)
