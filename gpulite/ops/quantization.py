@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import dtypes
 from ..model import max_tensor_bytes
+from . import quantized_common as qc
 from . import sparse
 
 FLOAT32, FLOAT16, INT8, UINT8, INT16 = 0, 1, 9, 3, 7
@@ -199,15 +200,38 @@ def _quantize(ctx):
     neon = x.type in (INT8, UINT8) and out.type in (INT8, UINT8)
     head = n - n % 16 if neon else 0
 
+    def requantize(mod, v, upward):
+        """clamp(rescale(v - in_zp) + out_zp): the NEON blocks round ties up, the tail away."""
+        v = v.astype(mod.int64) - in_zp
+        rescale = fp.multiply_by_quantized_multiplier_upward if upward else \
+            fp.multiply_by_quantized_multiplier
+        return mod.clip(rescale(mod, v, m, s) + out_zp, lo, hi)
+
+    if x.type in (INT8, UINT8):
+        # 256 input values: each path's outputs are a table, looked up by the input's bytes
+        type_lo, type_hi = fp.TYPE_RANGES[x.type]
+        values = np.arange(type_lo, type_hi + 1)
+        out_dtype = dtypes.storage_dtype(out.type)
+        run_head, run_tail = (
+            qc.byte_lut_run(xp, requantize(np, values, upward), type_lo, out_dtype)
+            for upward in (neon, False))
+
+        def run_int8(ins, outs):
+            v = ins[0].reshape(-1)
+            o = outs[0].reshape(-1)
+            if head:
+                run_head((v[:head],), (o[:head],))
+            if head < n:
+                run_tail((v[head:],), (o[head:],))
+        return run_int8
+
     def run_int(ins, outs):
-        v = ins[0].reshape(-1).astype(xp.int64) - in_zp
+        v = ins[0].reshape(-1)
         o = outs[0].reshape(-1)
         if head:
-            r = fp.multiply_by_quantized_multiplier_upward(xp, v[:head], m, s) + out_zp
-            o[:head] = xp.clip(r, lo, hi)
+            o[:head] = requantize(xp, v[:head], True)
         if head < n:
-            r = fp.multiply_by_quantized_multiplier(xp, v[head:], m, s) + out_zp
-            o[head:] = xp.clip(r, lo, hi)
+            o[head:] = requantize(xp, v[head:], False)
     return run_int
 
 
