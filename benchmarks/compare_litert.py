@@ -101,7 +101,7 @@ def bench_model(path, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = gpulite.Interpreter(model_path=path, num_threads=args.num_threads,
-                                   device=args.device)
+                                   device=args.device, cuda_graphs=args.cuda_graphs == "on")
     ref = LiteRT(model_path=path, num_threads=args.num_threads)
     custom = sorted({op.name for sg in ours._model.subgraphs for op in sg.operators
                      if op.code == CUSTOM_CODE})
@@ -120,7 +120,8 @@ def bench_model(path, args):
     clock = time.perf_counter
     t_ours, t_ref = _time([run_ours, run_ref], args.runs, clock() + args.max_seconds)
     med_o, med_r = statistics.median(t_ours), statistics.median(t_ref)
-    result = {"model": path, "device": ours.device, "runs": len(t_ours), "custom_ops": custom,
+    result = {"model": path, "device": ours.device, "graph_status": ours.graph_status(),
+              "runs": len(t_ours), "custom_ops": custom,
               "gpulite_ms": med_o, "litert_ms": med_r, "ratio": med_o / med_r,
               "gpulite_spread": _spread(t_ours), "litert_spread": _spread(t_ref)}
     if args.solo:
@@ -162,6 +163,9 @@ def main(argv=None):
                    "(e.g. zoo/unet_float); default: every model in the zoo")
     p.add_argument("--root", default=DEFAULT_MODELS, help="model zoo folder")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--cuda_graphs", default="on", choices=("on", "off"),
+                   help="device=cuda: steady-state invokes as CUDA-graph launches (default) or "
+                        "eager launches")
     p.add_argument("--num_threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
@@ -178,7 +182,9 @@ def main(argv=None):
             m = os.path.join(args.root, m if m.endswith(".tflite") else m + ".tflite")
         paths.append(m)
     print(f"# gpulite vs LiteRT ({platform.machine()}, {os.cpu_count()} cores, "
-          f"num_threads={args.num_threads}, device={args.device}, {_blas_note()})\n")
+          f"num_threads={args.num_threads}, device={args.device}"
+          + (f", cuda_graphs={args.cuda_graphs}" if args.device != "cpu" else "")
+          + f", {_blas_note()})\n")
     solo_head = " solo gpulite ms | solo LiteRT ms | solo ratio |" if args.solo else ""
     print("| model | gpulite ms | LiteRT ms | ratio | gpulite p10-p90 | LiteRT p10-p90 |"
           + solo_head)

@@ -16,6 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import dtypes
+from . import graph_replay
 from .custom_ops import resolve_kernels
 from .model import max_tensor_bytes
 from .ops import BUILTINS
@@ -27,6 +28,8 @@ from .planner import GreedyPlanner
 _DEBUG = os.environ.get("GPULITE_DEBUG", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("GPULITE_STOP_AFTER", "-1"))
 
+_CUSTOM_CODE = 32  # BuiltinOperator CUSTOM
+
 # Ops never evaluated at prepare even when their inputs are known: they touch state.
 _STATEFUL = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CALL",
                        "WHILE", "IF", "RANDOM_UNIFORM", "RANDOM_STANDARD_NORMAL", "MULTINOMIAL",
@@ -36,10 +39,14 @@ _STATEFUL = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_O
 class Runtime:
     """State shared by the subgraphs of one interpreter."""
 
-    def __init__(self, model, backend, preserve_all_tensors=False, custom_ops=None):
+    def __init__(self, model, backend, preserve_all_tensors=False, custom_ops=None,
+                 cuda_graphs=True):
         self.model = model
         self.backend = backend
         self.preserve_all_tensors = preserve_all_tensors
+        # steady-state invokes as CUDA-graph launches (graph_replay), where the backend can
+        self.cuda_graphs = bool(cuda_graphs) and getattr(backend, "supports_graphs", False) \
+            and graph_replay.enabled_by_env() and not (_DEBUG or _STOP_AFTER >= 0)
         self.kernels = dict(BUILTINS)
         # the constructor's custom_ops > the global registry > shipped MediaPipe ops > builtins
         self.kernels.update(resolve_kernels(custom_ops))
@@ -96,6 +103,7 @@ class SubgraphExecutor:
         self.variables: dict = {}  # tensor index -> persistent array (is_variable tensors)
         self.dense_constants: dict = {}  # sparse constant read directly -> its dense array
         self.steps: list = []
+        self.replay = None  # graph_replay.GraphReplay of the current allocation, made lazily
         self.dynamic: set = set()  # tensors whose shape is known only at invoke
         self.allocated = False
         self.arena = None
@@ -143,6 +151,7 @@ class SubgraphExecutor:
             return
         self.runtime.check_ops()
         self.allocated = False
+        self.replay = None  # new shapes or arrays: capture again
         with self.backend.activate():  # CUDA: op code's CuPy calls use our stream
             infos = self._tensor_infos()
             prepared = self._prepare_ops(infos)
@@ -355,9 +364,33 @@ class SubgraphExecutor:
             # C semantics for inf / NaN / overflow, without NumPy warnings: one errstate per
             # invoke instead of one per op
             with self.backend.activate(), np.errstate(all="ignore"):
-                return self._run_steps()
+                if not runtime.cuda_graphs:
+                    return self._run_steps()
+                if self.replay is None:
+                    self.replay = graph_replay.GraphReplay(self.backend, self._graph_blocker())
+                return self.replay.invoke(self._run_steps)
         finally:
             runtime.invoking = False
+
+    def graph_status(self) -> str:
+        """'graph' once invokes replay a CUDA graph, else what they do and why."""
+        if not self.runtime.cuda_graphs:
+            return "eager: CUDA graphs are off (this backend has none, or cuda_graphs=False, " \
+                   "GPULITE_CUDA_GRAPHS=0, GPULITE_DEBUG or GPULITE_STOP_AFTER)"
+        if self.replay is None:
+            return "not invoked since the last allocation"
+        return self.replay.status
+
+    def _graph_blocker(self) -> str | None:
+        from .ops.mediapipe import CUSTOM_KERNELS
+        kernels = self.runtime.kernels
+
+        def is_user_op(op):
+            return op.code == _CUSTOM_CODE and kernels.get(op.name) is not \
+                CUSTOM_KERNELS.get(op.name)
+        return graph_replay.graph_blocker(
+            self.steps, lambda run: not isinstance(run, (DynamicOutputStep, DeferredStep)),
+            is_user_op)
 
     def _run_steps(self) -> None:
         op = None

@@ -58,7 +58,7 @@ class Interpreter:
     def __init__(self, model_path=None, model_content=None, experimental_delegates=None,
                  num_threads=None, experimental_op_resolver_type=OpResolverType.AUTO,
                  experimental_preserve_all_tensors=False, device="auto", custom_ops=None,
-                 **_ignored_experimental_flags):
+                 cuda_graphs=True, **_ignored_experimental_flags):
         if not isinstance(experimental_op_resolver_type, OpResolverType):
             # LiteRT's enum or an equal-named one is fine; anything else is an error
             name = getattr(experimental_op_resolver_type, "name", None)
@@ -84,7 +84,7 @@ class Interpreter:
         self._backend = backends.select(device, num_threads)
         self._runtime = Runtime(self._model, self._backend,
                                 preserve_all_tensors=bool(experimental_preserve_all_tensors),
-                                custom_ops=custom_ops)
+                                custom_ops=custom_ops, cuda_graphs=cuda_graphs)
         self._views = weakref.WeakSet()
         self._signature_defs = {sd["key"]: sd for sd in self._model.signature_defs}
 
@@ -92,6 +92,11 @@ class Interpreter:
     @property
     def device(self) -> str:
         return self._backend.name
+
+    def graph_status(self, subgraph_index: int = 0) -> str:
+        """How invoke() runs on this backend: 'graph' once it replays a CUDA graph (from the
+        second invoke after allocate_tensors), else 'eager: <why>' or 'warming up'."""
+        return self._executor(subgraph_index).graph_status()
 
     def arena_bytes(self, subgraph_index: int = 0) -> int:
         """Bytes of the planned tensor arena (after allocate_tensors)."""

@@ -46,7 +46,7 @@ MODES = [  # (log, beta)
 MODE_IDS = ["softmax", "beta0.37", "beta2.5", "beta-0.75", "log_softmax"]
 
 
-from emulated_device import HostEmu as _Emu, dev, kernels  # noqa: E402,F401  (fixtures)
+from emulated_device import EmuBackend, dev, kernels  # noqa: E402,F401  (fixtures)
 
 
 def run_both(dev, kernels, x, beta, log, in_place=False):
@@ -179,26 +179,6 @@ def test_scalar_arguments_are_typed(dev, kernels):
 
 
 # -- the op on an emulated CUDA backend ----------------------------------------------------------
-
-class EmuBackend(CpuBackend):
-    """The CPU backend with its arena on the emulated device and CudaKernels for its kernels:
-    ops that use `kernels.make_softmax` run the CUDA kernel, everything else stays NumPy."""
-
-    name = "cuda-emulated"
-
-    def __init__(self, num_threads=None):
-        super().__init__(num_threads)
-        self.dev = _Emu()
-        self.kernels = CudaKernels(self.dev)
-
-    def allocate(self, nbytes):
-        return self.dev.empty((max(int(nbytes), 0),), np.uint8)  # 64-byte aligned
-
-    def empty(self, shape, dtype):
-        if np.dtype(dtype) == object:
-            return np.empty(shape, dtype)
-        return self.dev.empty(shape, dtype)
-
 
 def softmax_model(op, shape, beta=None):
     b = ModelBuilder()

@@ -43,23 +43,32 @@ def main(here):
     counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", log)}
     cuda, cpu = _load(os.path.join(here, "bench_cuda.json")), _load(
         os.path.join(here, "bench_cpu.json"))
+    eager = _load(os.path.join(here, "bench_cuda_eager.json"))
     cpu_by_model = {r["model"]: r for r in cpu}
+    eager_by_model = {r["model"]: r for r in eager}
     report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": _commit(), **_gpu(),
-              "tests": counts, "cuda": cuda, "cpu": cpu}
+              "tests": counts, "cuda": cuda, "cuda_eager": eager, "cpu": cpu}
     with open(os.path.join(here, "results.json"), "w") as f:
         json.dump(report, f, indent=1)
     lines = [f"# GPU check, {report['date']}", "",
              f"commit `{report['commit']}`, {report.get('gpu')}, driver {report.get('driver')}",
              "", f"GPU tests: {counts}", "",
-             "| model | gpulite CUDA ms | gpulite CPU ms | LiteRT ms (all cores) | LiteRT / CUDA |",
-             "|---|---|---|---|---|"]
+             "CUDA ms: invoke with graph replay (where the model is captured; `how` says), and "
+             "eager (cuda_graphs=False).", "",
+             "| model | gpulite CUDA ms | how | CUDA eager ms | gpulite CPU ms | "
+             "LiteRT ms (all cores) | LiteRT / CUDA |",
+             "|---|---|---|---|---|---|---|"]
     for r in cuda:
         name = os.path.basename(r["model"])
         if "error" in r:
             lines.append(f"| {name} | not run: {r['error']} | | | |")
             continue
         c = cpu_by_model.get(r["model"], {})
-        lines.append(f"| {name} | {r['gpulite_ms']:.3f} | {c.get('gpulite_ms', float('nan')):.3f}"
+        e = eager_by_model.get(r["model"], {})
+        how = r.get("graph_status", "?").split(" (")[0]
+        lines.append(f"| {name} | {r['gpulite_ms']:.3f} | {how} | "
+                     f"{e.get('gpulite_ms', float('nan')):.3f} | "
+                     f"{c.get('gpulite_ms', float('nan')):.3f}"
                      f" | {c.get('litert_ms', float('nan')):.3f} | "
                      f"{c.get('litert_ms', float('nan')) / r['gpulite_ms']:.1f}x |")
     with open(os.path.join(here, "RESULTS.md"), "w") as f:

@@ -11,6 +11,9 @@ export PYTHONUNBUFFERED=1
 python3 -m pytest -q -m gpu -p no:cacheprovider tests/ 2>&1 | tee "$HERE/gpu_tests.log"
 python3 benchmarks/compare_litert.py --device cuda --runs "${GPU_BENCH_RUNS:-100}" \
     --json "$HERE/bench_cuda.json" 2>&1 | tee "$HERE/bench_cuda.log"
+python3 benchmarks/compare_litert.py --device cuda --cuda_graphs off --no-solo \
+    --runs "${GPU_BENCH_RUNS:-100}" --json "$HERE/bench_cuda_eager.json" 2>&1 \
+    | tee "$HERE/bench_cuda_eager.log"
 python3 benchmarks/compare_litert.py --device cpu --runs 20 --num_threads "$(nproc)" \
     --json "$HERE/bench_cpu.json" 2>&1 | tee "$HERE/bench_cpu.log"
 python3 "$HERE/collect.py" "$HERE"

@@ -75,6 +75,7 @@ _NO_CONTEXT = contextlib.nullcontext()
 
 class CpuBackend:
     name = "cpu"
+    supports_graphs = False  # CUDA-graph replay (gpulite.graph_replay) is the CUDA backend's
     xp = np
     kernels = _Kernels
 

@@ -127,6 +127,10 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
     def _upload_weights(self, host):
         return self._dev.upload_host(np.ascontiguousarray(host, dtype=np.float32))
 
+    def upload_float32(self, host):
+        """A constant (weights prepared on the host) as a contiguous float32 device array."""
+        return self._upload_weights(host)
+
     # -- GEMM ------------------------------------------------------------------------------------
     def _gemm_plan(self, m, n, k, sa, sb, sc, dims, ab, bb, cb, sbias):
         """(kernel, grid, scalar args) computing C = A.B (+bias, clamp) for strided A [m,k],
@@ -447,6 +451,7 @@ class CudaBackend:
     """One CUDA device, one stream per interpreter, arrays in CuPy."""
 
     name = "cuda"
+    supports_graphs = True  # steady-state invokes replay a CUDA graph (gpulite.graph_replay)
 
     def __init__(self, num_threads: int | None = None, device_id: int | None = None):
         import cupy  # imported here, never at module import
@@ -666,15 +671,42 @@ class CudaBackend:
     # -- CUDA graphs -----------------------------------------------------------------------------
     def capture(self, fn):
         """Run fn() once while capturing this stream into a CUDA graph and return the graph
-        (`graph.launch(stream=backend.stream)` replays it). fn must only enqueue kernels and
-        copies on this stream and allocate nothing."""
+        (`launch_graph` replays it). fn must only enqueue kernels and copies on this stream.
+        Thread-local capture mode: a synchronisation, a host copy or a cudaMalloc made by this
+        thread during the capture is an error (raised here), not a silently missing step;
+        other threads' interpreters keep running."""
+        rt = self.cp.cuda.runtime
+        mode = getattr(rt, "streamCaptureModeThreadLocal", None)
         with self.device, self.stream:
-            self.stream.begin_capture()
+            if mode is None:
+                self.stream.begin_capture()
+            else:
+                self.stream.begin_capture(mode)
             try:
                 fn()
             finally:
                 graph = self.stream.end_capture()
         return graph
+
+    def launch_graph(self, graph) -> None:
+        graph.launch(stream=self.stream)
+
+    def graph_memory(self):
+        """A private CuPy memory pool for one captured graph: the blocks its kernels use stay
+        reserved for it (no other allocation can be handed them) while the graph lives."""
+        return _GraphMemory(self.cp)
+
+
+class _GraphMemory:
+    __slots__ = ("_cp", "pool")
+
+    def __init__(self, cp):
+        self._cp = cp
+        self.pool = cp.cuda.MemoryPool()
+
+    def active(self):
+        """Allocations of this thread come from the pool while the context is open."""
+        return self._cp.cuda.using_allocator(self.pool.malloc)
 
 
 class _Activate:

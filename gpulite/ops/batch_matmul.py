@@ -59,11 +59,15 @@ def prepare(ctx):
     ctx.require(out.type == 0, f"output is {dtypes.type_name(out.type)}; it must be FLOAT32")
     adj_x, adj_y, _ls, _rs, _m, _k, _n = matmul_geometry(ctx, lhs, rhs)
     xp = ctx.xp
+    # the CUDA backend's own GEMM kernel (cuBLAS, behind xp.matmul, cannot be captured into
+    # a CUDA graph); NumPy's matmul on the CPU
+    matmul = getattr(ctx.backend.kernels, "gemm", None) or \
+        (lambda a, b, out: xp.matmul(a, b, out=out))
 
     def run(ins, outs):
         a = xp.swapaxes(ins[0], -1, -2) if adj_x else ins[0]
         b = xp.swapaxes(ins[1], -1, -2) if adj_y else ins[1]
-        xp.matmul(a, b, out=outs[0])
+        matmul(a, b, outs[0])
     return run
 
 

@@ -41,9 +41,22 @@ def prepare_fully_connected(ctx):
     ctx.set_output_shape(0, out_shape)
     clamp = activation_range(ctx)
     xp = ctx.xp
-    # transpose constant weights once so the GEMM reads them contiguously
-    w_t = None if w.value is None else xp.ascontiguousarray(xp.asarray(w.value).T)
+    device_gemm = getattr(ctx.backend.kernels, "gemm", None)
+    if device_gemm is not None:
+        # the CUDA backend's own GEMM kernel, bias and clamp in its epilogue (cuBLAS, behind
+        # xp.matmul, cannot be captured into a CUDA graph)
+        w_dev = None if w.value is None else \
+            ctx.backend.kernels.upload_float32(np.asarray(w.value).T)
 
+        def run_device(ins, outs):
+            wt = w_dev if w_dev is not None else ins[1].T
+            bias_arr = ins[2] if len(ins) > 2 else None
+            device_gemm(ins[0].reshape(rows, depth), wt, outs[0].reshape(rows, units),
+                        bias_arr, clamp)
+        return run_device
+
+    # transpose constant weights once so the GEMM reads them contiguously
+    w_t = None if w.value is None else np.ascontiguousarray(np.asarray(w.value).T)
     clip = _clip_for(xp)
     lo, hi = (None, None) if clamp is None else (xp.asarray(clamp[0], xp.float32),
                                                  xp.asarray(clamp[1], xp.float32))

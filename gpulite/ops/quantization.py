@@ -162,6 +162,9 @@ def _quantize(ctx):
         # every rounded value this far inside the int32 range takes the float32 path: adding
         # the zero point cannot wrap, and float32 keeps the clamp's answer
         plain_limit = float(2 ** 31 - 2 * (1 << 16))
+        # (NumPy only: the test reads two values back, a synchronisation on a GPU that would
+        # also keep the invoke out of a CUDA graph)
+        on_host = xp is np
 
         def exact_head(v, o):
             f = xp.multiply(v, rs, dtype=xp.float32)
@@ -173,7 +176,9 @@ def _quantize(ctx):
         def run_float(ins, outs):
             v = ins[0].reshape(-1)
             o = outs[0].reshape(-1)
-            if head:
+            if head and not on_host:
+                exact_head(v[:head], o[:head])
+            elif head:
                 r = xp.multiply(v[:head], rs, dtype=xp.float32)
                 xp.rint(r, out=r)
                 # max/min propagate NaN, which fails the test: the exact path then runs
