@@ -238,6 +238,26 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _print_placement(it) -> None:
+    """Device backends: one invoke on zero inputs finds the ops that run on the host (see
+    gpulite.host_fallback), and a second one whether invokes replay a CUDA graph."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(2):
+                for d in it.get_input_details():
+                    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+                it.invoke()
+    except (ValueError, RuntimeError) as exc:
+        print(f"ops on the host: unknown (a trial invoke failed: {_one_line(exc)})")
+        return
+    host = it.host_ops()
+    print("ops on the host (no device implementation): "
+          + (", ".join(f"{name} (operator {i}: {why})" for i, (name, why) in host.items())
+             if host else "none"))
+    print(f"invoke: {it.graph_status()}")
+
+
 def cmd_inspect(args) -> int:
     it, label, size = _open_interpreter(args.model, args.device)
     model = it._model
@@ -291,6 +311,8 @@ def cmd_inspect(args) -> int:
                       if op.name not in kernels})
     print("ops gpulite lacks: " + (", ".join(missing) if missing else "none"))
 
+    if alloc_error is None and it.device != "cpu":
+        _print_placement(it)
     if alloc_error is None:
         arena, bound = it.arena_bytes(), it.arena_lower_bound()
         extra = f", +{100.0 * (arena - bound) / bound:.1f}%" if bound else ""

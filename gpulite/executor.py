@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import dtypes
-from . import graph_replay
+from . import graph_replay, host_fallback
 from .custom_ops import resolve_kernels
 from .model import max_tensor_bytes
 from .ops import BUILTINS
@@ -104,6 +104,9 @@ class SubgraphExecutor:
         self.dense_constants: dict = {}  # sparse constant read directly -> its dense array
         self.steps: list = []
         self.replay = None  # graph_replay.GraphReplay of the current allocation, made lazily
+        # op index -> why it runs on the host (device backends; see host_fallback), kept
+        # across allocations
+        self.host_ops: dict = {}
         self.dynamic: set = set()  # tensors whose shape is known only at invoke
         self.allocated = False
         self.arena = None
@@ -186,12 +189,26 @@ class SubgraphExecutor:
                 self.dynamic.update(o.index for o in outs)
                 prepared.append((op, None))
                 continue
-            ctx = NodeContext(op, ins, outs, self.backend, self)
+            on_host = op.index in self.host_ops
+            ctx = NodeContext(op, ins, outs, self.backend.host_backend if on_host
+                              else self.backend, self)
             try:
                 run = self._call_prepare(ctx)
             except NeedsRuntimeValue:
                 self.dynamic.update(o.index for o in outs)
                 prepared.append((op, None))
+                continue
+            except OpError as exc:
+                if on_host or not self._can_run_on_host(exc):
+                    raise
+                # the device refused the op's prepare code: prepare it for the host
+                self._move_to_host(op, host_fallback.describe(exc))
+                run = host_fallback.prepare_on_host(self, op, ins, outs)
+                on_host = True
+            if on_host:
+                for o in outs:
+                    self.shapes[o.index] = o.shape
+                prepared.append((op, run))  # never folded: its run takes host arrays
                 continue
             for o in outs:
                 self.shapes[o.index] = o.shape
@@ -305,6 +322,8 @@ class SubgraphExecutor:
                 outs = [self.arrays[i] for i in op.outputs if i >= 0]
                 # invoke() runs with NumPy's warnings off: bind the op's own eval, not a wrapper
                 # that would switch them off again on every call
+                if op.index in self.host_ops:
+                    run = host_fallback.host_step(self, op, run, self.host_ops[op.index])
                 run = getattr(run, "gpulite_quiet_inner", run)
                 self.steps.append((run, ins, outs, op))
 
@@ -392,18 +411,50 @@ class SubgraphExecutor:
             self.steps, lambda run: not isinstance(run, (DynamicOutputStep, DeferredStep)),
             is_user_op)
 
-    def _run_steps(self) -> None:
+    def _run_steps(self, start: int = 0) -> None:
         op = None
         try:
             if _DEBUG or _STOP_AFTER >= 0:
                 return self._invoke_debug()
-            for run, ins, outs, op in self.steps:
+            for run, ins, outs, op in (self.steps if not start else self.steps[start:]):
                 run(ins, outs)
         except OpError:
             raise
         except Exception as exc:  # an op failing mid-graph names itself; the state stays usable
+            k = self._fall_back_to_host(op, exc)
+            if k is not None:
+                return self._run_steps(k)  # the op again, on the host, then the rest
             where = f"{op.name} (operator {op.index})" if op is not None else "invoke"
             raise OpError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
+
+    # -- ops the device refuses run on the host (host_fallback) ---------------------------------
+    def _can_run_on_host(self, exc) -> bool:
+        return getattr(self.backend, "host_backend", None) is not None and \
+            host_fallback.refused_on_device(exc)
+
+    def _move_to_host(self, op, reason: str) -> None:
+        self.host_ops[op.index] = reason
+        host_fallback.warn(self, op, reason)
+
+    def _fall_back_to_host(self, op, exc):
+        """When a device step failed because its code needs NumPy: replace it by a host step
+        and return its index (to run again from there); else None."""
+        if op is None or op.index in self.host_ops or not self._can_run_on_host(exc):
+            return None
+        for k, (run, ins, outs, step_op) in enumerate(self.steps):
+            if step_op is op:
+                break
+        else:
+            return None
+        if isinstance(run, (DeferredStep, DynamicOutputStep)):
+            return None
+        self._move_to_host(op, f"{type(exc).__name__}: {exc}")
+        with self.backend.host_backend.activate():
+            run = host_fallback.prepare_on_host(self, op)
+        self.steps[k] = (host_fallback.host_step(self, op, run, self.host_ops[op.index]), ins,
+                         outs, op)
+        self.replay = None  # decide about a CUDA graph again, with this step on the host
+        return k
 
     def _invoke_debug(self) -> None:
         for k, (run, ins, outs, op) in enumerate(self.steps):

@@ -40,6 +40,8 @@ def enabled_by_env() -> bool:
 def graph_blocker(steps, step_is_plain, is_user_op) -> str | None:
     """None when every step can be captured, else why not (for `status`)."""
     for run, _ins, _outs, op in steps:
+        if getattr(run, "reason", None) is not None:  # a host_fallback.HostStep
+            return f"{op.name} (operator {op.index}) runs on the host ({run.reason})"
         if op.name in HOST_STEP_OPS:
             return f"{op.name} (operator {op.index}) runs on the host every invoke"
         if is_user_op(op):

@@ -98,6 +98,13 @@ class Interpreter:
         second invoke after allocate_tensors), else 'eager: <why>' or 'warming up'."""
         return self._executor(subgraph_index).graph_status()
 
+    def host_ops(self, subgraph_index: int = 0) -> dict:
+        """{operator index: (op name, why)} of the ops that run on the host inside a device
+        invoke (found when their prepare or first run refuses device arrays); empty on the
+        CPU backend."""
+        ex = self._executor(subgraph_index)
+        return {i: (ex.sg.operators[i].name, why) for i, why in sorted(ex.host_ops.items())}
+
     def arena_bytes(self, subgraph_index: int = 0) -> int:
         """Bytes of the planned tensor arena (after allocate_tensors)."""
         return self._executor(subgraph_index).arena_bytes

@@ -94,6 +94,7 @@ class GraphEmuBackend(EmuBackend):
         self.kernels = CudaKernels(self.dev)
         self.captures = []
         self.fail_capture = None  # an exception to raise inside the next captures
+        self.host_backend = CpuBackend(num_threads)  # as the CUDA backend's, for host_fallback
 
     def capture(self, fn):
         self.dev.recording = []

@@ -76,6 +76,7 @@ _NO_CONTEXT = contextlib.nullcontext()
 class CpuBackend:
     name = "cpu"
     supports_graphs = False  # CUDA-graph replay (gpulite.graph_replay) is the CUDA backend's
+    host_backend = None  # ops already run on the host here (see gpulite.host_fallback)
     xp = np
     kernels = _Kernels
 

@@ -455,7 +455,10 @@ class CudaBackend:
 
     def __init__(self, num_threads: int | None = None, device_id: int | None = None):
         import cupy  # imported here, never at module import
+        from .cpu import CpuBackend
         self.num_threads = num_threads
+        # ops whose code CuPy refuses run on the host through it (gpulite.host_fallback)
+        self.host_backend = CpuBackend(num_threads)
         self.cp = cupy
         self.xp = cupy
         if device_id is None:
