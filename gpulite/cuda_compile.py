@@ -47,6 +47,8 @@ SPECIALISATIONS: dict = {
     "int_conv.cu": tuple({"IN_T": t, "ACC_T": a} for t in ("gl_s8", "gl_u8", "gl_s16")
                          for a in ("int", "long long")),
     "softmax.cu": ({},),
+    # TFLite's integer output stage (gpulite/backends/cuda_requant.py): per output type
+    "requant.cu": tuple({"OUT_T": t} for t in ("gl_s8", "gl_u8", "gl_s16")),
 }
 
 # The kernels each file must export (extern "C", so the names are not mangled).
@@ -61,6 +63,7 @@ KERNELS: dict = {
     "int_conv.cu": ("int_conv2d_igemm", "int_gemm_smallm", "int_depthwise_conv2d",
                     "int_transpose_conv2d"),
     "softmax.cu": ("softmax_block", "softmax_warp", "log_softmax_block", "log_softmax_warp"),
+    "requant.cu": ("requantize",),
 }
 
 # The GPU generations the compile test covers (A100, H100).

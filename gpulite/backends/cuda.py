@@ -30,6 +30,7 @@ import numpy as np
 from .. import cuda_compile
 from .cuda_softmax import SOFTMAX_KERNEL_OPS, SoftmaxKernels
 from .cuda_int import IntKernelsMixin
+from .cuda_requant import RequantKernels
 
 THREADS = 256              # every gpulite kernel runs 256-thread blocks
 _GRID_CAP = 65536          # 1-D launches: grid-stride loops cover the rest
@@ -104,7 +105,7 @@ def _estrides(arr) -> list:
 _BLOCK = (THREADS, 1, 1)
 
 
-class CudaKernels(SoftmaxKernels, IntKernelsMixin):
+class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
     """The CPU backend's kernel factories (same signatures and semantics as cpu_fallback/*.py),
     running gpulite's CUDA kernels through `dev`."""
 
@@ -130,6 +131,10 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin):
     def upload_float32(self, host):
         """A constant (weights prepared on the host) as a contiguous float32 device array."""
         return self._upload_weights(host)
+
+    def upload_int64(self, host):
+        """A constant (e.g. a quantised bias) as a contiguous int64 device array."""
+        return self._dev.upload_host(np.ascontiguousarray(host, dtype=np.int64))
 
     # -- GEMM ------------------------------------------------------------------------------------
     def _gemm_plan(self, m, n, k, sa, sb, sc, dims, ab, bb, cb, sbias):

@@ -157,7 +157,57 @@ def make_output_stage(xp, mult, shift, out_zp: int, lo: int, hi: int, rounding: 
     # what make_float_up_stage needs, where the "up" form has no left shift
     stage.up_params = (mult, right, out_zp, lo, hi) if rounding == "up" and not needs_left \
         else None
+    stage.fused = _fused_description(rounding, mult, shift, needs_left, out_zp, lo, hi,
+                                     up_where)
     return stage
+
+
+def device_output_stage(ctx, stage, bias_const, bias_pos):
+    """On a device backend: fn(acc, out) running `stage` (with the constant bias, if any) as
+    one kernel launch over the int64 accumulators (the CUDA backend's `make_requantize`).
+    None on the CPU, with a bias computed at run time, or where the kernel lacks the form."""
+    make = getattr(ctx.backend.kernels, "make_requantize", None)
+    fused = getattr(stage, "fused", None)
+    if make is None or fused is None or (bias_pos is not None and bias_const is None):
+        return None
+    out = ctx.output(0)
+    requantize = make(fused, out.shape[-1], out.dtype)
+    bias_dev = None if bias_const is None else \
+        ctx.backend.kernels.upload_int64(np.asarray(bias_const, np.int64))
+    return lambda acc, out_arr: requantize(acc, bias_dev, out_arr)
+
+
+_NO_LIMIT = 2 ** 62
+
+
+def _fused_description(rounding, mult, shift, needs_left, out_zp, lo, hi, up_where):
+    """The stage as a device kernel computes it in one pass (cuda_kernels/requant.cu, through
+    `make_requantize` of the CUDA backend), or None where the kernel has no such form."""
+    if rounding == "int64":
+        total = 15 - shift
+        if np.any(total < 1) or np.any(total > 62):
+            return None
+        return dict(mode="int64", mult=fp.reduced_multiplier(mult), shift=total,
+                    wrap_input=False, out_zp=out_zp, lo=lo, hi=hi, up_channels=0,
+                    up_elements=0)
+    if rounding not in ("up", "away", "mixed") or np.any(shift > 31) or np.any(shift < -32):
+        return None
+    up_channels, up_elements = 0, 0
+    if rounding == "mixed":
+        # the kernel knows two forms of NEON loop coverage: the first k channels (a loop
+        # over channel blocks), or the first k elements (a loop over the flat array)
+        uw = np.asarray(up_where, bool)
+        flat = uw.reshape(-1)
+        k = int(flat.sum())
+        if not np.array_equal(flat, np.arange(flat.size) < k):
+            return None
+        if uw.ndim <= 1:
+            up_channels, up_elements = (k if uw.ndim == 1 else (_NO_LIMIT if k else 0)), \
+                _NO_LIMIT
+        else:
+            up_channels, up_elements = _NO_LIMIT, k
+    return dict(mode=rounding, mult=mult, shift=shift, wrap_input=needs_left, out_zp=out_zp,
+                lo=lo, hi=hi, up_channels=up_channels, up_elements=up_elements)
 
 
 # The float64 form of the "up" stage is exact while 31 + right shift <= this (see below).

@@ -120,6 +120,12 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
                 float_stage(float_acc(ins[x_pos]), outs[0])
             return run_float
 
+    device_stage = qc.device_output_stage(ctx, stage, bias_const, bias_pos)
+    if device_stage is not None:  # a device backend: the output stage is one kernel launch
+        def run_device(ins, outs):
+            device_stage(kernel(ins[x_pos]), outs[0])
+        return run_device
+
     bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
 
     def run(ins, outs):

@@ -1,0 +1,87 @@
+"""Conformance cases of the requantisation kernel (cuda_kernels/requant.cu), shared by the CPU
+emulator (tests/test_cuda_requant_emulated.py) and a real GPU (tests/test_cuda_int_gpu.py):
+`make_requantize` against gpulite.ops.quantized_common.make_output_stage on the CPU, bit for bit,
+for every rounding the stage knows, left and right shifts and every output type, on
+accumulators that include exact rounding ties."""
+
+import numpy as np
+import pytest
+
+from gpulite import fixed_point as fp
+from gpulite.ops import quantized_common as qc
+
+OUT = {np.int8: (-128, 127), np.uint8: (0, 255), np.int16: (-32768, 32767)}
+
+
+def accumulators(rng, shape, right):
+    """Random int32-range values, a third of them exact ties of a right shift by `right`."""
+    acc = rng.integers(-2 ** 24, 2 ** 24, shape).astype(np.int64)
+    ties = (rng.integers(-2 ** 10, 2 ** 10, shape) << max(right, 1)) + (1 << max(right - 1, 0))
+    pick = rng.random(shape) < 0.33
+    acc[pick] = ties[pick]
+    acc.reshape(-1)[:4] = [2 ** 31 - 1, -2 ** 31, 0, -1]
+    return acc
+
+
+def stage_case(rounding, channels, out_dtype, shift_kind, rng):
+    lo, hi = OUT[out_dtype]
+    if out_dtype is np.int16:
+        lo, hi = -32768, 32767
+    real = rng.uniform(0.3, 0.9, channels) * {"right": 2.0 ** -9, "left": 4.0,
+                                              "pow2": 2.0 ** -8}[shift_kind]
+    if shift_kind == "pow2":
+        real = np.full(channels, 0.5 * 2.0 ** -8)  # multiplier 2^30: every tie is exact
+    mult, shift = fp.quantize_multiplier(real)
+    out_zp = {np.int8: -3, np.uint8: 130, np.int16: 0}[out_dtype]
+    return mult, shift, out_zp, lo, hi
+
+
+CASES = [(r, t, s) for r in ("up", "away", "mixed-channels", "mixed-elements", "int64")
+         for t in (np.int8, np.uint8, np.int16) for s in ("right", "left", "pow2")
+         if not (r == "int64" and s == "left")]
+
+
+@pytest.mark.parametrize("rounding,out_dtype,shift_kind", CASES,
+                         ids=[f"{r}-{np.dtype(t).name}-{s}" for r, t, s in CASES])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_requantize_matches_the_cpu_stage(dev, kernels, rounding, out_dtype, shift_kind,
+                                          with_bias):
+    rng = np.random.default_rng(len(rounding) * 7 + len(shift_kind))
+    channels, shape = 21, (2, 5, 3, 21)
+    mult, shift, out_zp, lo, hi = stage_case(rounding, channels, out_dtype, shift_kind, rng)
+    up_where = None
+    mode = rounding
+    if rounding == "mixed-channels":
+        mode, up_where = "mixed", qc.neon_channel_split(channels, 8)
+    elif rounding == "mixed-elements":
+        n = int(np.prod(shape))
+        mode, up_where = "mixed", (np.arange(n) < n - n % 16).reshape(shape)
+    stage = qc.make_output_stage(np, mult, shift, out_zp, lo, hi, mode, up_where=up_where)
+    assert stage.fused is not None
+    right = int(max(-shift.min(), 0))
+    acc = accumulators(rng, shape, right)
+    bias = rng.integers(-5000, 5000, channels).astype(np.int64) if with_bias else None
+    want = np.empty(shape, out_dtype)
+    stage(acc + (0 if bias is None else bias), want)
+    fn = kernels.make_requantize(stage.fused, channels, out_dtype)
+    got = dev.empty(shape, out_dtype)
+    fn(dev.upload_host(acc), None if bias is None else dev.upload_host(bias), got)
+    diff = np.count_nonzero(dev.host(got) != want)
+    assert diff == 0, f"{diff} of {want.size} outputs differ"
+
+
+def test_int64_form_on_accumulators_past_int32(dev, kernels):
+    """16x8 accumulators can pass 2^31; the rescaled value is truncated to int32 (C++), which
+    can turn a huge value negative before the clamp."""
+    rng = np.random.default_rng(3)
+    channels, shape = 7, (40, 7)
+    mult, shift = fp.quantize_multiplier(rng.uniform(0.3, 0.9, channels))
+    stage = qc.make_output_stage(np, mult, shift, 0, -32768, 32767, "int64")
+    acc = rng.integers(-2 ** 15, 2 ** 15, shape).astype(np.int64)
+    acc[::2] = rng.integers(-2 ** 46, 2 ** 46, acc[::2].shape)
+    want = np.empty(shape, np.int16)
+    stage(acc.copy(), want)
+    got = dev.empty(shape, np.int16)
+    kernels.make_requantize(stage.fused, channels, np.int16)(dev.upload_host(acc), None, got)
+    np.testing.assert_array_equal(dev.host(got), want)
+    assert len(np.unique(want)) > 2  # not all clamped to one side
