@@ -232,6 +232,12 @@ def cmd_bench(args) -> int:
     print(f"device: {it.device}, num_threads: {args.num_threads or 'default'}")
     print(f"invoke over {len(ms)} runs after {args.warmup} warm-up: median {statistics.median(ms):.3f} "
           f"ms, min {ms[0]:.3f} ms, max {ms[-1]:.3f} ms")
+    if it.device != "cpu":
+        print(f"invoke: {it.graph_status()}")
+        host = it.host_ops()
+        if host:
+            print("ops on the host: " + ", ".join(f"{n} (operator {i})"
+                                                  for i, (n, _why) in host.items()))
     if records is not None:
         from .profiler import format_profile
         print(format_profile(records))

@@ -106,8 +106,9 @@ def _elementwise_run(ctx, a, out, paths, make_value):
     base = used[0] * _PAIRS
 
     def run(ins, outs):
-        xp.left_shift(ins[0].view(np.uint8), 8, out=idx, dtype=np.intp)
-        xp.bitwise_or(idx, ins[1].view(np.uint8), out=idx, dtype=np.intp)
+        idx[...] = ins[0].view(np.uint8)  # widened (and broadcast) in place
+        xp.left_shift(idx, 8, out=idx)
+        xp.bitwise_or(idx, ins[1].view(np.uint8), out=idx)
         if path_offsets is not None:
             xp.add(idx, path_offsets, out=idx)
         elif base:
