@@ -169,6 +169,20 @@ def activation_range(ctx: NodeContext, code: int | None = None):
     return _CLAMPS[code]
 
 
+def clip_ufunc(xp):
+    """NumPy's clip ufunc (np.clip adds microseconds of Python checks per call); xp.clip
+    elsewhere."""
+    if xp.__name__ == "numpy":
+        for name in ("numpy._core.umath", "numpy.core.umath"):
+            try:
+                fn = getattr(__import__(name, fromlist=["clip"]), "clip", None)
+            except ImportError:
+                continue
+            if fn is not None:
+                return fn
+    return xp.clip
+
+
 def apply_clamp(xp, out, clamp) -> None:
     if clamp is not None:
         xp.clip(out, clamp[0], clamp[1], out=out)

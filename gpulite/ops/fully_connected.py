@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import dtypes
 from . import sparse
-from .base import FLOAT, activation_range
+from .base import FLOAT, activation_range, clip_ufunc
 
 FLOAT32, INT8 = 0, 9
 
@@ -57,7 +57,7 @@ def prepare_fully_connected(ctx):
 
     # transpose constant weights once so the GEMM reads them contiguously
     w_t = None if w.value is None else np.ascontiguousarray(np.asarray(w.value).T)
-    clip = _clip_for(xp)
+    clip = clip_ufunc(xp)
     lo, hi = (None, None) if clamp is None else (xp.asarray(clamp[0], xp.float32),
                                                  xp.asarray(clamp[1], xp.float32))
 
@@ -112,20 +112,6 @@ def _sparse_weights(ctx):
         ctx.require(w.shape[1] // 16 <= 255, f"sparse int8 weights of depth {w.shape[1]} have "
                                              f"more than 255 blocks of 16 per row")
     sparse.dense_constant(ctx, 1)
-
-
-def _clip_for(xp):
-    """NumPy's clip ufunc (np.clip adds microseconds of Python checks per call); xp.clip
-    elsewhere."""
-    if xp.__name__ == "numpy":
-        for name in ("numpy._core.umath", "numpy.core.umath"):
-            try:
-                fn = getattr(__import__(name, fromlist=["clip"]), "clip", None)
-            except ImportError:
-                continue
-            if fn is not None:
-                return fn
-    return xp.clip
 
 
 KERNELS = {"FULLY_CONNECTED": prepare_fully_connected}

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import dtypes
 from .. import fixed_point as fp
+from .base import clip_ufunc
 
 UINT8, INT8, INT16, INT32, INT64, FLOAT32 = 3, 9, 7, 2, 4, 0
 QUANT_TYPES = frozenset({UINT8, INT8, INT16})
@@ -210,6 +211,8 @@ def _fused_description(rounding, mult, shift, needs_left, out_zp, lo, hi, up_whe
                 lo=lo, hi=hi, up_channels=up_channels, up_elements=up_elements)
 
 
+_CLIP = clip_ufunc(np)
+
 # The float64 form of the "up" stage is exact while 31 + right shift <= this (see below).
 _FLOAT_UP_MAX_TOTAL_SHIFT = 43
 # elements per block of the float64 stage: its scratch and tiled constants stay in the L2 cache
@@ -236,17 +239,22 @@ def make_float_up_stage(up_params, bias, channels: int):
         return None
     total = 31 + right
     scale = mult / np.exp2(total)
-    offset = (np.exp2(30 - total) + np.exp2(30 + right - total)) + out_zp
+    # the clamp's lower bound moved to 0: after clamping to [0, hi - lo + 0.5] the cast to
+    # uint8 truncates, which is floor there, and the bytes + lo (mod 256) are the output
+    offset = (np.exp2(30 - total) + np.exp2(30 + right - total)) + (out_zp - lo)
+    top = float(hi - lo) + 0.5
+    lo_byte = np.uint8(lo & 0xFF)
     rows = max(1, _FLOAT_UP_BLOCK // max(channels, 1))
     # per-channel constants tiled to a block: every ufunc then runs one contiguous loop
     scale_t = np.tile(scale, (rows, 1))
     offset_t = np.tile(offset, (rows, 1))
     bias_t = None if bias is None else np.tile(np.asarray(bias, np.float64), (rows, 1))
     scratch = np.empty((rows, channels), np.float64)
+    clip = _CLIP
 
     def stage(acc, out):
         acc2 = acc.reshape(-1, channels)
-        out2 = out.reshape(-1, channels)
+        out2 = out.reshape(-1, channels).view(np.uint8)
         for r in range(0, acc2.shape[0], rows):
             a = acc2[r:r + rows]
             n = a.shape[0]
@@ -256,9 +264,11 @@ def make_float_up_stage(up_params, bias, channels: int):
                 t += bias_t[:n]
             t *= scale_t[:n]
             t += offset_t[:n]
-            np.floor(t, out=t)
-            np.clip(t, lo, hi, out=t)
-            out2[r:r + rows] = t
+            clip(t, 0.0, top, out=t)
+            o = out2[r:r + rows]
+            o[...] = t
+            if lo_byte:
+                o += lo_byte  # wraps mod 256: the int8 bytes of floor + lo
     return stage
 
 
