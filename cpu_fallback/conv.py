@@ -417,9 +417,14 @@ class _DepthwisePlan:
                 np.copyto(brow, bias)
             for dst, tmp, srcs in state["work"]:
                 # TFLite's order: the bias first, then the taps in (ky, kx) order
-                if bias is not None:
+                if bias is not None and srcs:
+                    src, wr = srcs[0]
+                    np.multiply(src, wr, out=tmp)
+                    np.add(brow, tmp, out=dst)  # bias + tap 0 in one pass
+                    rest = srcs[1:]
+                elif bias is not None:
                     np.copyto(dst, brow)
-                    rest = srcs
+                    rest = ()
                 elif srcs:
                     src, wr = srcs[0]
                     np.multiply(src, wr, out=dst)
