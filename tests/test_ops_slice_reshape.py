@@ -60,6 +60,25 @@ def test_slice_runtime_begin():
                       [x[b[0]:b[0] + 1, b[1]:b[1] + 2, b[2]:b[2] + 2, b[3]:b[3] + 3]])
 
 
+def test_slice_runtime_begin_out_of_range_fails_cleanly():
+    """A begin fed at run time that runs past the input: a clear error from invoke, and the
+    interpreter keeps working with a good begin."""
+    x = data(SHAPE4, F32)
+    content = build("SLICE", [In(SHAPE4, F32), In([4], I32), np.array([1, 2, 2, 3], I32)],
+                    out_shapes=[[1, 2, 2, 3]], out_dtype=F32)
+    it = gpulite.Interpreter(model_content=content, device="cpu")
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.set_tensor(it.get_input_details()[1]["index"], np.array([0, 2, 0, 0], I32))
+    with pytest.raises(ValueError, match=r"SLICE .*begin \[0, 2, 0, 0\] \+ size \[1, 2, 2, 3\] "
+                                         r"is out of range for axis 1"):
+        it.invoke()
+    it.set_tensor(it.get_input_details()[1]["index"], np.array([1, 1, 0, 0], I32))
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]),
+                                  x[1:2, 1:3, 0:2, 0:3])
+
+
 @pytest.mark.parametrize("begin, size, match", [
     ([-1, 0, 0, 0], [1, 1, 1, 1], "begin .* out of range"),
     ([0, 4, 0, 0], [1, 0, 1, 1], "begin .* out of range"),

@@ -160,22 +160,50 @@ def prepare_strided_slice(ctx):
 _SLICE_TYPES = _TYPES | {8, 11}  # SLICE also takes complex64/complex128
 
 
-def _index_vector(ctx, i: int, what: str, rank: int) -> list:
+def _index_vector_checks(ctx, i: int, what: str, rank: int) -> None:
     t = ctx.input(i)
     ctx.require(t.type in (_INT32, _INT64), f"{what} (input {i}) must be INT32 or INT64, not "
                                             f"{dtypes.type_name(t.type)}")
     ctx.require(t.rank == 1, f"{what} (input {i}) must be a vector, not shape {list(t.shape)}")
     ctx.require(t.shape[0] == rank, f"{what} has {t.shape[0]} entries but the input has rank "
                                     f"{rank}")
+
+
+def _index_vector(ctx, i: int, what: str, rank: int) -> list:
+    _index_vector_checks(ctx, i, what, rank)
     return [int(v) for v in ctx.const_value(i, what).reshape(-1)]
+
+
+def _slice_at_runtime_begin(ctx, x, size):
+    dims = tuple(x.shape)
+    for k, (dim, s) in enumerate(zip(dims, size)):
+        ctx.require(s <= dim, f"size {size} runs past axis {k} of shape {list(dims)}")
+    ctx.set_output_shape(0, size)
+    to_host = ctx.backend.to_host
+    limits = [dim - s for dim, s in zip(dims, size)]
+
+    def run(ins, outs):
+        begin = to_host(ins[1]).reshape(-1).tolist()
+        for k, (b, top) in enumerate(zip(begin, limits)):
+            if not 0 <= b <= top:
+                raise ValueError(f"begin {begin} + size {size} is out of range for axis {k} "
+                                 f"of shape {list(dims)}")
+        outs[0][...] = ins[0][tuple(slice(b, b + s) for b, s in zip(begin, size))]
+    return run
 
 
 def prepare_slice(ctx):
     """SLICE (slice.cc): begin and size per axis, size -1 meaning "to the end"."""
     takes_inputs(ctx, 3, "input, begin, size")
     x, y = same_type_io(ctx, _SLICE_TYPES)
-    begin = _index_vector(ctx, 1, "begin", x.rank)
+    _index_vector_checks(ctx, 1, "begin", x.rank)
     size = _index_vector(ctx, 2, "size", x.rank)
+    b_info = ctx.input(1)
+    if b_info.value is None and b_info.runtime is None and all(s >= 0 for s in size):
+        # begin computed at run time (a loop counter) with a fixed size: the output shape is
+        # known now, so the op stays a plain step; begin is read and checked per call
+        return _slice_at_runtime_begin(ctx, x, size)
+    begin = _index_vector(ctx, 1, "begin", x.rank)
     index, out_shape = [], []
     for k, (dim, b, s) in enumerate(zip(x.shape, begin, size)):
         ctx.require(0 <= b <= dim, f"begin {begin} is out of range for axis {k} of shape "
