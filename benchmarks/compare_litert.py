@@ -105,6 +105,14 @@ def bench_model(path, args):
     ref = LiteRT(model_path=path, num_threads=args.num_threads)
     custom = sorted({op.name for sg in ours._model.subgraphs for op in sg.operators
                      if op.code == CUSTOM_CODE})
+    if args.batch != 1:
+        sigs = [d["shape_signature"] for d in ref.get_input_details()]
+        if not all(len(s) and s[0] == -1 for s in sigs):
+            return {"model": path, "error": f"batch {args.batch}: the model's batch dimension "
+                                            f"is fixed"}
+        for it in (ours, ref):
+            for d in it.get_input_details():
+                it.resize_tensor_input(d["index"], [args.batch, *d["shape"][1:]])
     values = _inputs(ref.get_input_details())
     try:
         run_ours = _prepare(ours, values)
@@ -120,7 +128,8 @@ def bench_model(path, args):
     clock = time.perf_counter
     t_ours, t_ref = _time([run_ours, run_ref], args.runs, clock() + args.max_seconds)
     med_o, med_r = statistics.median(t_ours), statistics.median(t_ref)
-    result = {"model": path, "device": ours.device, "graph_status": ours.graph_status(),
+    result = {"model": path, "device": ours.device, "batch": args.batch,
+              "graph_status": ours.graph_status(),
               "runs": len(t_ours), "custom_ops": custom,
               "gpulite_ms": med_o, "litert_ms": med_r, "ratio": med_o / med_r,
               "gpulite_spread": _spread(t_ours), "litert_spread": _spread(t_ref)}
@@ -166,6 +175,9 @@ def main(argv=None):
     p.add_argument("--cuda_graphs", default="on", choices=("on", "off"),
                    help="device=cuda: steady-state invokes as CUDA-graph launches (default) or "
                         "eager launches")
+    p.add_argument("--batch", type=int, default=1,
+                   help="resize every input's first dimension to this (models whose batch "
+                        "dimension is -1 in shape_signature; others are reported, not run)")
     p.add_argument("--num_threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
@@ -176,6 +188,8 @@ def main(argv=None):
     p.add_argument("--settle", type=float, default=0.3,
                    help="seconds of idle before each solo timing (default 0.3)")
     args = p.parse_args(argv)
+    if args.batch < 1:
+        p.error("--batch must be at least 1")
     paths = []
     for m in args.models or default_models(args.root):
         if not os.path.exists(m):
@@ -184,6 +198,7 @@ def main(argv=None):
     print(f"# gpulite vs LiteRT ({platform.machine()}, {os.cpu_count()} cores, "
           f"num_threads={args.num_threads}, device={args.device}"
           + (f", cuda_graphs={args.cuda_graphs}" if args.device != "cpu" else "")
+          + (f", batch={args.batch}" if args.batch != 1 else "")
           + f", {_blas_note()})\n")
     solo_head = " solo gpulite ms | solo LiteRT ms | solo ratio |" if args.solo else ""
     print("| model | gpulite ms | LiteRT ms | ratio | gpulite p10-p90 | LiteRT p10-p90 |"

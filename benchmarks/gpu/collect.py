@@ -37,22 +37,14 @@ def _load(path):
         return []
 
 
-def main(here):
-    log = open(os.path.join(here, "gpu_tests.log")).read() if os.path.exists(
-        os.path.join(here, "gpu_tests.log")) else ""
-    counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", log)}
-    cuda, cpu = _load(os.path.join(here, "bench_cuda.json")), _load(
-        os.path.join(here, "bench_cpu.json"))
-    eager = _load(os.path.join(here, "bench_cuda_eager.json"))
-    cpu_by_model = {r["model"]: r for r in cpu}
-    eager_by_model = {r["model"]: r for r in eager}
-    report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": _commit(), **_gpu(),
-              "tests": counts, "cuda": cuda, "cuda_eager": eager, "cpu": cpu}
-    with open(os.path.join(here, "results.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    lines = [f"# GPU check, {report['date']}", "",
-             f"commit `{report['commit']}`, {report.get('gpu')}, driver {report.get('driver')}",
-             "", f"GPU tests: {counts}", "",
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _table(title, cuda, eager, cpu) -> list:
+    cpu_by_model = {r["model"]: r for r in cpu if "error" not in r}
+    eager_by_model = {r["model"]: r for r in eager if "error" not in r}
+    lines = [f"## {title}", "",
              "CUDA ms: invoke with graph replay (where the model is captured; `how` says), and "
              "eager (cuda_graphs=False).", "",
              "| model | gpulite CUDA ms | how | CUDA eager ms | gpulite CPU ms | "
@@ -61,16 +53,37 @@ def main(here):
     for r in cuda:
         name = os.path.basename(r["model"])
         if "error" in r:
-            lines.append(f"| {name} | not run: {r['error']} | | | |")
+            lines.append(f"| {name} | not run: {r['error']} | | | | | |")
             continue
         c = cpu_by_model.get(r["model"], {})
         e = eager_by_model.get(r["model"], {})
-        how = r.get("graph_status", "?").split(" (")[0]
-        lines.append(f"| {name} | {r['gpulite_ms']:.3f} | {how} | "
-                     f"{e.get('gpulite_ms', float('nan')):.3f} | "
-                     f"{c.get('gpulite_ms', float('nan')):.3f}"
-                     f" | {c.get('litert_ms', float('nan')):.3f} | "
-                     f"{c.get('litert_ms', float('nan')) / r['gpulite_ms']:.1f}x |")
+        litert = c.get("litert_ms")
+        ratio = f"{litert / r['gpulite_ms']:.1f}x" if litert else "-"
+        lines.append(f"| {name} | {_ms(r['gpulite_ms'])} | {r.get('graph_status', '-')} | "
+                     f"{_ms(e.get('gpulite_ms'))} | {_ms(c.get('gpulite_ms'))} | "
+                     f"{_ms(litert)} | {ratio} |")
+    return lines + [""]
+
+
+def main(here):
+    log = open(os.path.join(here, "gpu_tests.log")).read() if os.path.exists(
+        os.path.join(here, "gpu_tests.log")) else ""
+    counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error)", log)}
+    cuda, cpu = _load(os.path.join(here, "bench_cuda.json")), _load(
+        os.path.join(here, "bench_cpu.json"))
+    eager = _load(os.path.join(here, "bench_cuda_eager.json"))
+    cuda_b8, cpu_b8 = _load(os.path.join(here, "bench_cuda_b8.json")), _load(
+        os.path.join(here, "bench_cpu_b8.json"))
+    report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": _commit(), **_gpu(),
+              "tests": counts, "cuda": cuda, "cuda_eager": eager, "cpu": cpu,
+              "cuda_batch8": cuda_b8, "cpu_batch8": cpu_b8}
+    with open(os.path.join(here, "results.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    lines = [f"# GPU check, {report['date']}", "",
+             f"commit `{report['commit']}`, {report.get('gpu')}, driver {report.get('driver')}",
+             "", f"GPU tests: {counts}", ""]
+    lines += _table("Batch 1", cuda, eager, cpu)
+    lines += _table("Batch 8 (models with a free batch dimension)", cuda_b8, [], cpu_b8)
     with open(os.path.join(here, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -16,5 +16,11 @@ python3 benchmarks/compare_litert.py --device cuda --cuda_graphs off --no-solo \
     | tee "$HERE/bench_cuda_eager.log"
 python3 benchmarks/compare_litert.py --device cpu --runs 20 --num_threads "$(nproc)" \
     --json "$HERE/bench_cpu.json" 2>&1 | tee "$HERE/bench_cpu.log"
+# a larger batch (models whose batch dimension is free), GPU and CPU
+python3 benchmarks/compare_litert.py --device cuda --batch 8 --no-solo --runs 50 \
+    --json "$HERE/bench_cuda_b8.json" 2>&1 | tee "$HERE/bench_cuda_b8.log"
+python3 benchmarks/compare_litert.py --device cpu --batch 8 --no-solo --runs 10 \
+    --max_seconds 5 --num_threads "$(nproc)" --json "$HERE/bench_cpu_b8.json" 2>&1 \
+    | tee "$HERE/bench_cpu_b8.log"
 python3 "$HERE/collect.py" "$HERE"
 if [ -n "${OUT:-}" ]; then cp "$HERE"/RESULTS.md "$HERE"/results.json "$HERE"/*.log "$OUT"/; fi
