@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import cuda_emulator
+import gpulite
+from gpulite import backends
 from gpulite.backends.cpu import CpuBackend
 from gpulite.backends.cuda import CudaKernels
 
@@ -119,3 +121,36 @@ class _NoPool:
     def active(self):
         import contextlib
         return contextlib.nullcontext()
+
+
+# -- whole interpreters on an emulated backend ---------------------------------------------------
+
+def route_to(monkeypatch, backend):
+    """Interpreters get `backend` for every device but "cpu", which stays the real CPU backend
+    (the reference)."""
+    real = backends.select
+    monkeypatch.setattr(backends, "select", lambda device="auto", num_threads=None:
+                        real(device, num_threads) if device == "cpu" else backend)
+
+
+@pytest.fixture
+def graph_emulated(monkeypatch):
+    """A GraphEmuBackend that Interpreter(...) (any device but "cpu") runs on."""
+    backend = GraphEmuBackend()
+    route_to(monkeypatch, backend)
+    return backend
+
+
+def run_first(it, x):
+    """Input 0 set to x, one invoke, output 0."""
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def cpu_run(content, x):
+    """The CPU backend's output 0 for input 0 = x (resized to x's shape)."""
+    it = gpulite.Interpreter(model_content=content, device="cpu")
+    it.resize_tensor_input(it.get_input_details()[0]["index"], x.shape)
+    it.allocate_tensors()
+    return run_first(it, x)

@@ -392,6 +392,20 @@ def _run(it, inputs):
         it.invoke()
 
 
+def _zoo_inputs(details, rng, full_range_ints):
+    """Random inputs: floats in [-1, 1]; integers over their type (capped to int8's range), or
+    in [0, 3] (indices, lengths) unless `full_range_ints`."""
+    inputs = []
+    for d in details:
+        if np.issubdtype(d["dtype"], np.floating):
+            inputs.append(rng.uniform(-1, 1, d["shape"]).astype(d["dtype"]))
+        else:
+            info = np.iinfo(d["dtype"])
+            lo, hi = (max(info.min, -128), min(info.max, 127)) if full_range_ints else (0, 3)
+            inputs.append(rng.integers(lo, hi + 1, d["shape"]).astype(d["dtype"]))
+    return inputs
+
+
 ZOO = ["zoo/mobilenet_v2_float", "zoo/mobilenet_v2_fp16", "zoo/mobilenet_v3_small_float",
        "zoo/unet_float", "zoo/transformer_float", "zoo/lstm_float", "zoo/misc_ops",
        "mediapipe/face_detection_short_range", "mediapipe/hand_landmark_lite",
@@ -426,15 +440,7 @@ def test_zoo_model_on_cuda_matches_litert_and_the_cpu(name):
     cpu.allocate_tensors()
     rng = np.random.default_rng(0)
     for _ in range(2):
-        inputs = []
-        for d in ref.get_input_details():
-            if np.issubdtype(d["dtype"], np.floating):
-                inputs.append(rng.uniform(-1, 1, d["shape"]).astype(d["dtype"]))
-            else:
-                info = np.iinfo(d["dtype"])
-                lo, hi = (max(info.min, -128), min(info.max, 127)) if "int8" in name or \
-                    "uint8" in name else (0, 3)
-                inputs.append(rng.integers(lo, hi + 1, d["shape"]).astype(d["dtype"]))
+        inputs = _zoo_inputs(ref.get_input_details(), rng, "int8" in name or "uint8" in name)
         _run(ours, inputs)
         for it in (ref, cpu):
             for d, v in zip(it.get_input_details(), inputs):
@@ -466,13 +472,7 @@ def test_graph_replay_matches_eager_invokes_on_new_inputs(name):
         it.allocate_tensors()
     rng = np.random.default_rng(5)
     for k in range(4):
-        inputs = []
-        for d in graph.get_input_details():
-            if np.issubdtype(d["dtype"], np.floating):
-                inputs.append(rng.uniform(-1, 1, d["shape"]).astype(d["dtype"]))
-            else:
-                info = np.iinfo(d["dtype"])
-                inputs.append(rng.integers(info.min, info.max, d["shape"]).astype(d["dtype"]))
+        inputs = _zoo_inputs(graph.get_input_details(), rng, True)
         outs = []
         for it in (graph, eager):
             _run(it, inputs)

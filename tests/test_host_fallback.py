@@ -16,11 +16,10 @@ if not cuda_emulator.available():
     pytest.skip("g++ is needed to emulate the CUDA kernels", allow_module_level=True)
 
 import gpulite  # noqa: E402
-from gpulite import backends  # noqa: E402
 from gpulite.host_fallback import HostStep  # noqa: E402
 from gpulite.ops.base import OpError  # noqa: E402
 from gpulite.writer import ModelBuilder  # noqa: E402
-from emulated_device import GraphEmuBackend  # noqa: E402
+from emulated_device import cpu_run, graph_emulated, run_first  # noqa: E402,F401
 
 REFUSAL = "Implicit conversion to a NumPy array is not allowed"
 
@@ -53,30 +52,10 @@ def picky_relu(refuse_in="run", error=TypeError):
     return prepare
 
 
-@pytest.fixture
-def emulated(monkeypatch):
-    backend = GraphEmuBackend()
-    monkeypatch.setattr(backends, "select", lambda device="auto", num_threads=None: backend)
-    return backend
-
-
 def interpreter(content, relu):
     it = gpulite.Interpreter(model_content=content)
     it._runtime.kernels["RELU"] = relu
     return it
-
-
-def run(it, x):
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    return it.get_tensor(it.get_output_details()[0]["index"])
-
-
-def reference(content, x):
-    it = gpulite.Interpreter(model_content=content, device="cpu")
-    it.resize_tensor_input(0, x.shape)
-    it.allocate_tensors()
-    return run(it, x)
 
 
 def xs(rows, n=3):
@@ -85,44 +64,44 @@ def xs(rows, n=3):
 
 
 @pytest.mark.parametrize("refuse_in", ["run", "prepare"])
-def test_refused_op_runs_on_the_host_with_one_warning(emulated, refuse_in):
+def test_refused_op_runs_on_the_host_with_one_warning(graph_emulated, refuse_in):
     content = fc_relu_model()
     it = interpreter(content, picky_relu(refuse_in))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         it.allocate_tensors()
         for x in xs(2):
-            np.testing.assert_allclose(run(it, x), reference(content, x), rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(run_first(it, x), cpu_run(content, x), rtol=2e-5, atol=1e-6)
     messages = [str(w.message) for w in caught if "runs on the host" in str(w.message)]
     assert len(messages) == 1 and "RELU (operator 1)" in messages[0]
     assert it.host_ops() == {1: ("RELU", f"TypeError: {REFUSAL}")}
     steps = it._executor(0).steps
     assert isinstance(steps[1][0], HostStep) and not isinstance(steps[0][0], HostStep)
     assert it.graph_status().startswith("eager: RELU (operator 1) runs on the host")
-    assert not emulated.captures
+    assert not graph_emulated.captures
 
 
-def test_the_host_op_stays_on_the_host_after_a_resize(emulated):
+def test_the_host_op_stays_on_the_host_after_a_resize(graph_emulated):
     content = fc_relu_model()
     it = interpreter(content, picky_relu("run"))
     it.allocate_tensors()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run(it, xs(2)[0])
+        run_first(it, xs(2)[0])
     it.resize_tensor_input(0, (4, 8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning: prepared on the host directly
         it.allocate_tensors()
         for x in xs(4):
-            np.testing.assert_allclose(run(it, x), reference(content, x), rtol=2e-5, atol=1e-6)
+            np.testing.assert_allclose(run_first(it, x), cpu_run(content, x), rtol=2e-5, atol=1e-6)
     assert isinstance(it._executor(0).steps[1][0], HostStep)
 
 
-def test_other_errors_are_not_moved_to_the_host(emulated):
+def test_other_errors_are_not_moved_to_the_host(graph_emulated):
     it = interpreter(fc_relu_model(), picky_relu("run", error=ValueError))
     it.allocate_tensors()
     with pytest.raises(OpError, match="RELU .operator 1. failed: ValueError"):
-        run(it, xs(2)[0])
+        run_first(it, xs(2)[0])
     assert it.host_ops() == {}
 
 
@@ -130,21 +109,21 @@ def test_the_cpu_backend_never_moves_ops():
     it = gpulite.Interpreter(model_content=fc_relu_model(), device="cpu")
     it._runtime.kernels["RELU"] = picky_relu("run")
     it.allocate_tensors()
-    run(it, xs(2)[0])  # on the CPU backend the op's "device" form is the host form
+    run_first(it, xs(2)[0])  # on the CPU backend the op's "device" form is the host form
     assert it.host_ops() == {}
 
 
-def test_ops_the_device_runs_are_not_moved(emulated):
+def test_ops_the_device_runs_are_not_moved(graph_emulated):
     content = fc_relu_model()
     # (no graphs: the emulated graph replays kernels only, and RELU is NumPy code here)
     it = gpulite.Interpreter(model_content=content, cuda_graphs=False)
     it.allocate_tensors()
     for x in xs(2):
-        np.testing.assert_allclose(run(it, x), reference(content, x), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(run_first(it, x), cpu_run(content, x), rtol=2e-5, atol=1e-6)
     assert it.host_ops() == {}
 
 
-def test_inspect_lists_the_host_ops_of_a_device_backend(emulated, tmp_path, capsys):
+def test_inspect_lists_the_host_ops_of_a_device_backend(graph_emulated, tmp_path, capsys):
     from gpulite import cli
     b = ModelBuilder()
     x = b.add_input((2, 8), np.float32, name="x")
