@@ -206,7 +206,11 @@ def main(argv=None):
     print("|---|---|---|---|---|---|" + ("---|---|---|" if args.solo else ""))
     results = []
     for path in paths:
-        r = bench_model(path, args)
+        try:
+            r = bench_model(path, args)
+        except Exception as exc:  # noqa: BLE001  one model failing must not lose the others
+            first_line = (str(exc).splitlines() or [""])[0][:150]
+            r = {"model": path, "error": f"{type(exc).__name__}: {first_line}"}
         name = os.path.relpath(path, args.root)[:-len(".tflite")]
         r["name"], r["group"] = name, group_of(name, r)
         results.append(r)

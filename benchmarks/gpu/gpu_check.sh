@@ -14,7 +14,7 @@ python3 benchmarks/compare_litert.py --device cuda --runs "${GPU_BENCH_RUNS:-100
 python3 benchmarks/compare_litert.py --device cuda --cuda_graphs off --no-solo \
     --runs "${GPU_BENCH_RUNS:-100}" --json "$HERE/bench_cuda_eager.json" 2>&1 \
     | tee "$HERE/bench_cuda_eager.log"
-python3 benchmarks/compare_litert.py --device cpu --runs 20 --num_threads "$(nproc)" \
+python3 benchmarks/compare_litert.py --device cpu --runs 20 --no-solo --num_threads "$(nproc)" \
     --json "$HERE/bench_cpu.json" 2>&1 | tee "$HERE/bench_cpu.log"
 # a larger batch (models whose batch dimension is free), GPU and CPU
 python3 benchmarks/compare_litert.py --device cuda --batch 8 --no-solo --runs 50 \
