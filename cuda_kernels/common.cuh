@@ -11,6 +11,11 @@
 //     min(max(v, lo), hi): NaN stays NaN).
 #pragma once
 
+// the integer element types of the quantised kernels' specialisations
+typedef signed char gl_s8;
+typedef unsigned char gl_u8;
+typedef short gl_s16;
+
 #define GL_FLT_LOWEST (-3.402823466e+38f)
 #define GL_THREADS 256
 

@@ -2,19 +2,23 @@
 // FULLY_CONNECTED kernels: the CUDA forms of cpu_fallback/int_gemm.py's factories
 // (gpulite/backends/cuda_int.py launches them).
 //
-// Every kernel writes int64 sums of (x - zp) * w, where x is the raw integer input, zp its zero
-// point and w the constant filter already minus its zero point (int32 on the device). Positions
-// outside the input (padding) contribute nothing, as in TFLite, whose im2col pads with the zero
-// point. The requantisation (bias, multiplier, clamp) is left to the op's output stage.
+// Every kernel sums (x - zp) * w, where x is the raw integer input, zp its zero point and w the
+// constant filter already minus its zero point (int32 on the device). Positions outside the input
+// (padding) contribute nothing, as in TFLite, whose im2col pads with the zero point. The epilogue
+// (gl_store) writes the int64 sums, or, fused, TFLite's output stage of them (requant.cuh: bias,
+// multiplier, rounding, zero point, clamp) as the output type.
 //
 // Specialisations (gpulite.cuda_compile.SPECIALISATIONS):
 //   IN_T   the input element type: gl_s8 (int8), gl_u8 (uint8) or gl_s16 (int16);
 //   ACC_T  the accumulator: `int` or `long long`. The host picks `int` only when
 //          max|x - zp| * max over outputs of sum|w| < 2^31, so no partial sum of any order can
 //          overflow (products and sums are then exact in int32); `long long` otherwise
-//          (products are formed as 64-bit products of 32-bit values, never overflow).
-// The input arrives as its bytes (`const unsigned char*`, read as IN_T) so every
-// specialisation has the same signature and the host code does not depend on it.
+//          (products are formed as 64-bit products of 32-bit values, never overflow);
+//   OUT_T  what the epilogue stores: `long long` (the raw sums), or gl_s8 / gl_u8 / gl_s16 (the
+//          requantised output: the output-stage parameters at the end of every signature).
+// The input and the output arrive as their bytes (`unsigned char*`, read as IN_T, written as
+// OUT_T) so every specialisation has the same signature and the host code does not depend on
+// it.
 //
 // Kernels (256-thread blocks, nothing allocated, so they can be captured into CUDA graphs):
 //   int_conv2d_igemm   implicit GEMM over NHWC (grouped, strided, dilated, padded), 64x64x16
@@ -26,10 +30,7 @@
 //   int_transpose_conv2d  gather form, one thread per output; 1-D grid-stride.
 #include "common.cuh"
 #include "igemm_patch.cuh"
-
-typedef signed char gl_s8;
-typedef unsigned char gl_u8;
-typedef short gl_s16;
+#include "requant.cuh"
 
 #ifndef IN_T
 #error "int_conv.cu needs IN_T (gl_s8, gl_u8 or gl_s16)"
@@ -37,6 +38,30 @@ typedef short gl_s16;
 #ifndef ACC_T
 #error "int_conv.cu needs ACC_T (int or long long)"
 #endif
+#ifndef OUT_T
+#error "int_conv.cu needs OUT_T (long long, gl_s8, gl_u8 or gl_s16)"
+#endif
+
+// The epilogue: OUT_T long long stores the raw accumulators; gl_s8 / gl_u8 / gl_s16 store the
+// output requantised in place (requant.cuh, parameters in q). `c` is the output channel, `i` the
+// flat output index.
+__device__ __forceinline__ void gl_store(unsigned char* outb, long long i, long long acc, int c,
+                                         const GlRequant& q) {
+    if (sizeof(OUT_T) == sizeof(long long))
+        ((long long*)outb)[i] = acc;
+    else
+        ((OUT_T*)outb)[i] = (OUT_T)gl_requantize(acc, c, i, q);
+}
+
+// the trailing parameters of every kernel: the output stage (requant.cuh's GlRequant, named
+// rq_* to stay clear of the kernels' own parameters), unused for raw accumulators
+#define GL_REQUANT_PARAMS                                                                    \
+    const long long *__restrict__ rq_bias, const int *__restrict__ rq_mult,                  \
+        const int *__restrict__ rq_shift, int rq_mode, int rq_wrap_input, int rq_out_zp,     \
+        int rq_lo, int rq_hi, int rq_up_channels, long long rq_up_elements
+#define GL_REQUANT_INIT                                                                      \
+    const GlRequant q = {rq_bias,   rq_mult, rq_shift, rq_mode,        rq_wrap_input,       \
+                         rq_out_zp, rq_lo,   rq_hi,    rq_up_channels, rq_up_elements}
 
 #define GL_ITM 64  // rows (M) per block
 #define GL_ITN 64  // columns (output channels) per block
@@ -57,9 +82,10 @@ __device__ __forceinline__ ACC_T gl_imac(ACC_T acc, int a, int b) {
 // w the filter rearranged to [groups][K][Cpo]. out is [M][Cout], Cout = groups * Cpo.
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
 int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
-                 long long* __restrict__ out, int zp, int M, int H, int W, int Cin, int OH,
-                 int OW, int Cout, int KH, int KW, int Cpg, int Cpo, int SH, int SW, int DH,
-                 int DW, int PT, int PL) {
+                 unsigned char* __restrict__ outb, int zp, int M, int H, int W, int Cin,
+                 int OH, int OW, int Cout, int KH, int KW, int Cpg, int Cpo, int SH, int SW,
+                 int DH, int DW, int PT, int PL, GL_REQUANT_PARAMS) {
+    GL_REQUANT_INIT;
     __shared__ int As[GL_ITK][GL_ITM + 1];  // (x - zp), k-major
     __shared__ int Bs[GL_ITK][GL_ITN + 1];
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
@@ -121,7 +147,8 @@ int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w
         for (int j = 0; j < 4; ++j) {
             const int co = n0 + tx + 16 * j;
             if (co >= Cpo) continue;
-            out[(long long)m * Cout + g * Cpo + co] = (long long)acc[i][j];
+            gl_store(outb, (long long)m * Cout + g * Cpo + co, (long long)acc[i][j],
+                     g * Cpo + co, q);
         }
     }
 }
@@ -132,7 +159,9 @@ int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w
 // out[m][n] = sum_k (x[m][k] - zp) * w[k][n] for few rows (FULLY_CONNECTED at batch <= 16).
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
 int_gemm_smallm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
-                long long* __restrict__ out, int zp, int M, int N, int K) {
+                unsigned char* __restrict__ outb, int zp, int M, int N, int K,
+                GL_REQUANT_PARAMS) {
+    GL_REQUANT_INIT;
     __shared__ ACC_T part[GL_ISM_SLICES][GL_ISM_ROWS][33];
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
     const int lane = threadIdx.x & 31, slice = threadIdx.x >> 5;
@@ -160,7 +189,7 @@ int_gemm_smallm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
         ACC_T v = 0;
 #pragma unroll
         for (int s = 0; s < GL_ISM_SLICES; ++s) v += part[s][slice][lane];
-        out[(long long)(m0 + slice) * N + n] = (long long)v;
+        gl_store(outb, (long long)(m0 + slice) * N + n, (long long)v, n, q);
     }
 }
 
@@ -168,9 +197,10 @@ int_gemm_smallm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
 // (x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, c / mult] - zp) * w[ky][kx][c].
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
 int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict__ w,
-                     long long* __restrict__ out, int zp, long long total, int H, int W,
-                     int Cin, int OH, int OW, int Cout, int mult, int KH, int KW, int SH,
-                     int SW, int DH, int DW, int PT, int PL) {
+                     unsigned char* __restrict__ outb, int zp, long long total, int H,
+                     int W, int Cin, int OH, int OW, int Cout, int mult, int KH, int KW,
+                     int SH, int SW, int DH, int DW, int PT, int PL, GL_REQUANT_PARAMS) {
+    GL_REQUANT_INIT;
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
     GL_GRID_LOOP(i, total) {
         const int c = (int)(i % Cout);
@@ -192,7 +222,7 @@ int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
                 acc = gl_imac(acc, v, w[(ky * KW + kx) * Cout + c]);
             }
         }
-        out[i] = (long long)acc;
+        gl_store(outb, i, (long long)acc, c, q);
     }
 }
 
@@ -204,9 +234,10 @@ int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
 // stride. Outputs no tap reaches are 0.
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
 int_transpose_conv2d(const unsigned char* __restrict__ xb, const int* __restrict__ w,
-                     long long* __restrict__ out, int zp, long long total, int H, int W,
-                     int Cin, int OH, int OW, int Cout, int KH, int KW, int SH, int SW, int PT,
-                     int PL) {
+                     unsigned char* __restrict__ outb, int zp, long long total, int H,
+                     int W, int Cin, int OH, int OW, int Cout, int KH, int KW, int SH, int SW,
+                     int PT, int PL, GL_REQUANT_PARAMS) {
+    GL_REQUANT_INIT;
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
     GL_GRID_LOOP(i, total) {
         const int co = (int)(i % Cout);
@@ -234,6 +265,6 @@ int_transpose_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
                     acc = gl_imac(acc, (int)xp[ci] - zp, wp[(long long)ci * Cout]);
             }
         }
-        out[i] = (long long)acc;
+        gl_store(outb, i, (long long)acc, co, q);
     }
 }

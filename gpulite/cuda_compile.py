@@ -43,9 +43,10 @@ SPECIALISATIONS: dict = {
     "pool.cu": ({"POOL_KIND": 0}, {"POOL_KIND": 1}, {"POOL_KIND": 2}),
     "resize.cu": ({},),
     # exact integer accumulators (gpulite/backends/cuda_int.py): per input type, int32 or
-    # int64 accumulators
-    "int_conv.cu": tuple({"IN_T": t, "ACC_T": a} for t in ("gl_s8", "gl_u8", "gl_s16")
-                         for a in ("int", "long long")),
+    # int64 accumulators, and what the epilogue stores (raw sums, or a requantised output)
+    "int_conv.cu": tuple({"IN_T": t, "ACC_T": a, "OUT_T": o}
+                         for t in ("gl_s8", "gl_u8", "gl_s16") for a in ("int", "long long")
+                         for o in ("long long", "gl_s8", "gl_u8", "gl_s16")),
     "softmax.cu": ({},),
     # TFLite's integer output stage (gpulite/backends/cuda_requant.py): per output type
     "requant.cu": tuple({"OUT_T": t} for t in ("gl_s8", "gl_u8", "gl_s16")),

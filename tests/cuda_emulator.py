@@ -62,14 +62,22 @@ def available() -> bool:
     return shutil.which("g++") is not None
 
 
+# object-like macros (`#define NAME text`, continued lines included): a kernel's parameter list
+# may name one, e.g. a block of parameters several kernels share
+_OBJECT_MACRO = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+((?:[^\n]*\\\n)*[^\n]*)$",
+                           re.M)
+
+
 def parse_kernels(source: str) -> dict:
     """name -> (launch bound or None, [(kind, dtype, param name)]) for each extern "C" kernel;
     kind is "ptr" or "scalar"."""
     defines = dict(re.findall(r"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+(\d+)", source, re.M))
+    macros = {name: body.replace("\\\n", " ") for name, body in _OBJECT_MACRO.findall(source)}
     kernels = {}
     for bound, name, params in _SIGNATURE.findall(source):
         if bound and not bound.isdigit():
             bound = defines.get(bound)
+        params = re.sub(r"\b\w+\b", lambda m: macros.get(m.group(0), m.group(0)), params)
         plist = []
         for raw in params.split(","):
             text = " ".join(raw.replace("__restrict__", " ").split())

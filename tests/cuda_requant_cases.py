@@ -85,3 +85,48 @@ def test_int64_form_on_accumulators_past_int32(dev, kernels):
     kernels.make_requantize(stage.fused, channels, np.int16)(dev.upload_host(acc), None, got)
     np.testing.assert_array_equal(dev.host(got), want)
     assert len(np.unique(want)) > 2  # not all clamped to one side
+
+
+# -- the fused epilogue of int_conv.cu's kernels ----------------------------------------------------
+
+def _fused_case(kind, out_dtype, rng):
+    """(factory name, its arguments, the input, output channels) for one small problem."""
+    from gpulite.cpu_fallback import padding
+    x = rng.integers(-128, 128, (2, 7, 6, 5)).astype(np.int8)
+    if kind == "matmul":
+        w = rng.integers(-127, 128, (5, 9)).astype(np.int64)
+        return "make_int_matmul", (w, 128, -3), x.reshape(-1, 5), 9
+    if kind == "conv":
+        w = rng.integers(-127, 128, (9, 3, 3, 5)).astype(np.int64)
+        return "make_int_conv2d", (x.shape, w, (1, 1), (1, 1), (1, 1), (7, 6), 128, -3), x, 9
+    if kind == "depthwise":
+        w = rng.integers(-127, 128, (1, 3, 3, 10)).astype(np.int64)
+        return ("make_int_depthwise_conv2d", (x.shape, w, (2, 2), (1, 1), (1, 1), (4, 3), 128,
+                                              -3), x, 10)
+    w = rng.integers(-127, 128, (9, 3, 3, 5)).astype(np.int64)
+    pads = tuple(padding.transpose_conv_pad_before("SAME", o, 3, 2) for o in (14, 12))
+    return "make_int_transpose_conv2d", (x.shape, w, (2, 14, 12, 9), (2, 2), pads, 128, -3), x, 9
+
+
+@pytest.mark.parametrize("kind", ["matmul", "conv", "depthwise", "transpose"])
+@pytest.mark.parametrize("rounding", ["up", "mixed", "int64"])
+def test_fused_epilogue_matches_the_cpu_stage(dev, kernels, kind, rounding):
+    """The integer kernels with `requant=` write what the CPU's accumulators through the CPU
+    output stage give."""
+    from gpulite.cpu_fallback import int_gemm
+    rng = np.random.default_rng(len(kind) * 10 + len(rounding))
+    name, args, x, channels = _fused_case(kind, np.int8, rng)
+    out_dtype = np.int16 if rounding == "int64" else np.int8
+    lo, hi = OUT[out_dtype]
+    mult, shift = fp.quantize_multiplier(rng.uniform(0.2, 0.9, channels) * 2.0 ** -6)
+    up_where = qc.neon_channel_split(channels, 8) if rounding == "mixed" else None
+    stage = qc.make_output_stage(np, mult, shift, 7 if out_dtype is np.int8 else 0, lo, hi,
+                                 rounding, up_where=up_where)
+    bias = rng.integers(-3000, 3000, channels).astype(np.int64)
+    acc = getattr(int_gemm, name)(*args)(x)
+    want = np.empty(acc.shape, out_dtype)
+    stage(acc + bias, want)
+    spec = kernels.requant_spec(stage.fused, channels, out_dtype, bias)
+    got = dev.empty(acc.shape, out_dtype)
+    getattr(kernels, name)(*args, requant=spec)(dev.upload_host(x), got)
+    np.testing.assert_array_equal(dev.host(got), want)

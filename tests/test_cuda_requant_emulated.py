@@ -1,11 +1,13 @@
-"""TFLite's integer output stage as one CUDA kernel (cuda_kernels/requant.cu, launched by
-gpulite/backends/cuda_requant.py), on the CPU emulator of tests/cuda_emulator.py.
+"""TFLite's integer output stage on the CUDA backend (cuda_kernels/requant.cuh; the kernel
+requant.cu and the fused epilogue of int_conv.cu, set up by gpulite/backends/cuda_requant.py),
+on the CPU emulator of tests/cuda_emulator.py.
 
-Kernel level: every rounding the stage knows ("up", "away", "mixed" by channel and by element,
-the 16x8 "int64" form), left and right shifts, every output type, against
-gpulite.ops.quantized_common.make_output_stage on the CPU, bit for bit, on accumulators that
-include exact rounding ties. Op level: the quantised convolutions on an emulated CUDA backend
-(int_conv.cu accumulators + requant.cu) against the CPU interpreter, whose results the LiteRT
+Kernel level (tests/cuda_requant_cases.py, shared with the GPU suite): every rounding the stage
+knows ("up", "away", "mixed" by channel and by element, the 16x8 "int64" form), left and right
+shifts, every output type, against gpulite.ops.quantized_common.make_output_stage on the CPU,
+bit for bit, on accumulators that include exact rounding ties. Op level: the quantised
+convolutions and FULLY_CONNECTED on an emulated CUDA backend, whose integer kernels write the
+requantised output in their epilogue, against the CPU interpreter, whose results the LiteRT
 suites check.
 """
 
@@ -67,6 +69,14 @@ def launched(backend):
     return [name for name, _g, _b in backend.dev.launches]
 
 
+def fused_epilogue(backend) -> bool:
+    """Whether the ops ran int_conv.cu with a requantising epilogue, and nothing after it."""
+    outs = {dict(key).get("OUT_T") for file, key in backend.dev._libs if file == "int_conv.cu"}
+    names = launched(backend)
+    return bool(names) and outs and "long long" not in outs and "requantize" not in names \
+        and all(n.startswith("int_") for n in names)
+
+
 @pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"])
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
 @pytest.mark.parametrize("channels,npix", [(13, 7), (21, 3)])
@@ -76,7 +86,7 @@ def test_output_stage_ties_on_the_device(monkeypatch, op, dtype, channels, npix,
     content, x = probe_model(op, dtype, channels, npix, scale)
     cpu, dev_out = run_both(content, x, monkeypatch, backend)
     np.testing.assert_array_equal(dev_out, cpu)
-    assert "requantize" in launched(backend)
+    assert fused_epilogue(backend)
 
 
 @pytest.mark.parametrize("form", ["int8", "uint8", "int16"])
@@ -91,7 +101,7 @@ def test_convolutions_on_the_device(monkeypatch, form, opts, op):
         content, x = conv_model(op, form, (1, 9, 8, 6), (1, 3, 3, 12), dopts)
     cpu, dev_out = run_both(content, x, monkeypatch, backend)
     np.testing.assert_array_equal(dev_out, cpu)
-    assert launched(backend)[-1] == "requantize"
+    assert fused_epilogue(backend)
 
 
 @pytest.mark.parametrize("case", FC_CASES, ids=range(len(FC_CASES)))
@@ -101,6 +111,6 @@ def test_fully_connected_on_the_device(monkeypatch, case):
     cpu, dev_out = run_both(content, x, monkeypatch, backend)
     np.testing.assert_array_equal(dev_out, cpu)
     # the reference kernels' "double" rescale (16x8 with an int64 bias) keeps the array code
-    assert ("requantize" in launched(backend)) == (case["xt"] != np.int16 or
+    assert fused_epilogue(backend) == (case["xt"] != np.int16 or
                                                    case.get("btype") == np.int32 or
                                                    case["wt"] == np.int16)

@@ -18,6 +18,10 @@ the raw integer input on the device (int8, uint8 or int16) and `acc` an int64 de
 the exact accumulators laid out as the output ([N, OH, OW, Cout], or [M, N] for the matmul). The
 input zero point is subtracted in the kernels, so padding contributes nothing, as in TFLite.
 
+Fused output stage: given `requant` (a cuda_requant.RequantSpec), a factory's kernels write the
+requantised output themselves (int_conv.cu's epilogue, OUT_T = its type) and `fn(x, out)`
+fills the caller's `out`; no accumulator buffer exists then.
+
 Allocation: `acc` is ONE buffer per factory, allocated at prepare (at the first call for the
 matmul, whose row count is only known then) and reused: every call overwrites it and returns
 the same array, so nothing is allocated per invoke (a call with another batch size
@@ -39,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cuda_requant import OUT_TYPES, RAW_ARGS
+
 FILE = "int_conv.cu"
 THREADS = 256
 _BLOCK = (THREADS, 1, 1)
@@ -54,16 +60,20 @@ ACC32_LIMIT = 2 ** 31
 IN_TYPES = {np.dtype(np.int8): "gl_s8", np.dtype(np.uint8): "gl_u8",
             np.dtype(np.int16): "gl_s16"}
 ACC_TYPES = ("int", "long long")
+RAW_OUT = "long long"  # OUT_T of the kernels that store the raw accumulators
 
 
-def specialisation(in_dtype, acc64: bool) -> dict:
-    """The defines of int_conv.cu for one input dtype and accumulator width."""
-    return {"IN_T": IN_TYPES[np.dtype(in_dtype)], "ACC_T": ACC_TYPES[bool(acc64)]}
+def specialisation(in_dtype, acc64: bool, out_t: str = RAW_OUT) -> dict:
+    """The defines of int_conv.cu for one input dtype, accumulator width and epilogue."""
+    return {"IN_T": IN_TYPES[np.dtype(in_dtype)], "ACC_T": ACC_TYPES[bool(acc64)],
+            "OUT_T": out_t}
 
 
 def all_specialisations() -> tuple:
-    """Every (IN_T, ACC_T) the factories may request (gpulite.cuda_compile.SPECIALISATIONS)."""
-    return tuple(specialisation(dt, acc64) for dt in IN_TYPES for acc64 in (False, True))
+    """Every (IN_T, ACC_T, OUT_T) the factories may request
+    (gpulite.cuda_compile.SPECIALISATIONS)."""
+    return tuple(specialisation(dt, acc64, out) for dt in IN_TYPES for acc64 in (False, True)
+                 for out in (RAW_OUT, *OUT_TYPES.values()))
 
 
 def _dtype_absmax(dtype, zero_point: int) -> int:
@@ -114,11 +124,15 @@ def _max_l1(w_by_output) -> int:
 
 
 class _Plan:
-    """One factory's state: its kernels per input dtype (memoised) and its output buffer."""
+    """One factory's state: its kernels per input dtype (memoised), its epilogue (raw
+    accumulators into its own buffer, or a RequantSpec writing the caller's output)."""
 
-    def __init__(self, owner, names, in_absmax, zero_point, max_l1):
+    def __init__(self, owner, names, in_absmax, zero_point, max_l1, requant=None):
         self.owner = owner
         self.names = names
+        self.requant = requant
+        self.out_t = RAW_OUT if requant is None else requant.out_t
+        self.tail = RAW_ARGS if requant is None else requant.args
         self.in_absmax = int(in_absmax)
         self.zp = int(zero_point)
         self.zp_arg = _i32(zero_point, "the input zero point")
@@ -140,16 +154,29 @@ class _Plan:
                 raise ValueError(f"zero point {self.zp} is outside the range of a {dtype} input")
             absmax = min(max(self.in_absmax, 0), _dtype_absmax(dtype, self.zp))
             acc64 = absmax * self.max_l1 >= ACC32_LIMIT
-            defines = specialisation(dtype, acc64)
+            defines = specialisation(dtype, acc64, self.out_t)
             fns = tuple(self.owner._fn(FILE, name, defines) for name in self.names)
             self.fns[dtype] = fns
         return fns
 
-    def output(self, shape):
+    def output(self, shape, out=None):
+        """Where the kernel writes: the caller's `out` (fused epilogue), else the factory's
+        int64 buffer of this shape."""
         shape = tuple(int(d) for d in shape)
+        if self.requant is not None:
+            if out is None or tuple(out.shape) != shape or out.dtype != self.requant.out_dtype \
+                    or not out.flags.c_contiguous:
+                raise ValueError(f"the fused epilogue writes a C-contiguous "
+                                 f"{self.requant.out_dtype} output of shape {list(shape)}")
+            return out
         if self.out is None or tuple(self.out.shape) != shape:
             self.out = self.owner._int_empty(shape)
         return self.out
+
+    def launch(self, fn, grid, x, w, out, *scalars):
+        """One kernel launch: (x bytes, w, out bytes, zp, *scalars, *output stage)."""
+        self.owner._dev.launch(fn, grid, _BLOCK, (x, w, out.reshape(-1).view(np.uint8),
+                                                  self.zp_arg, *scalars, *self.tail))
 
 
 class IntKernelsMixin:
@@ -174,11 +201,12 @@ class IntKernelsMixin:
         return x.reshape(-1).view(np.uint8)
 
     # -- FULLY_CONNECTED -------------------------------------------------------------------------
-    def make_int_matmul(self, weights_kn, a_absmax: int, a_zero_point: int = 0):
+    def make_int_matmul(self, weights_kn, a_absmax: int, a_zero_point: int = 0, requant=None):
         """x [M, K] (integers) -> exact int64 (x - a_zero_point) @ weights_kn [K, N], [M, N].
 
         `weights_kn` holds the constant weights already minus their zero point. The result is
-        the factory's buffer, overwritten by the next call."""
+        the factory's buffer, overwritten by the next call. With `requant` (a RequantSpec),
+        fn(x, out) writes the requantised output into `out` instead (see _Plan.output)."""
         w = _int32_weights(weights_kn)
         if w.ndim != 2:
             raise ValueError(f"weights_kn must be [K, N], got shape {w.shape}")
@@ -186,7 +214,7 @@ class IntKernelsMixin:
         if _cdiv(n, 64) > _GRID_YZ:
             raise ValueError(f"a matmul with {n} columns is too wide for one launch")
         plan = _Plan(self, ("int_gemm_smallm", "int_conv2d_igemm"), a_absmax, a_zero_point,
-                     _max_l1(w.T))
+                     _max_l1(w.T), requant)
         wdev = self._dev.upload_host(w)
         nk = (_i32(n, "N"), _i32(k, "K"))
         # int_conv2d_igemm's geometry for a 1x1 convolution of an [M, 1, 1, K] image:
@@ -194,28 +222,28 @@ class IntKernelsMixin:
         fc_geometry = tuple(np.int32(v) for v in (1, 1, k, 1, 1, n, 1, 1, k, n, 1, 1, 1, 1,
                                                   0, 0))
 
-        def matmul(x):
+        def matmul(x, out=None):
             if x.ndim != 2:
                 raise ValueError(f"int matmul: x must be [M, K], got shape {tuple(x.shape)}")
             m = int(x.shape[0])
-            out = plan.output((m, n))
+            out = plan.output((m, n), out)
             if out.size == 0:
                 return out
             smallm, tiled = plan.kernels(x.dtype)
             xb = self._int_input(x, (k,), "int matmul")
             if m <= _SMALL_M:
-                self._dev.launch(smallm, (_cdiv(n, 32), _cdiv(m, 4), 1), _BLOCK,
-                                 (xb, wdev, out, plan.zp_arg, np.int32(m), *nk))
+                plan.launch(smallm, (_cdiv(n, 32), _cdiv(m, 4), 1), xb, wdev, out,
+                            np.int32(m), *nk)
             else:
-                self._dev.launch(tiled, (_cdiv(m, 64), _cdiv(n, 64), 1), _BLOCK,
-                                 (xb, wdev, out, plan.zp_arg, _i32(m, "M"), *fc_geometry))
+                plan.launch(tiled, (_cdiv(m, 64), _cdiv(n, 64), 1), xb, wdev, out,
+                            _i32(m, "M"), *fc_geometry)
             return out
 
         return matmul
 
     # -- CONV_2D ---------------------------------------------------------------------------------
     def make_int_conv2d(self, input_shape, weights, stride_hw, dilation_hw, pad_tl, out_hw,
-                        in_absmax, in_zero_point=0):
+                        in_absmax, in_zero_point=0, requant=None):
         """Exact CONV_2D accumulators: [N, OH, OW, Cout] of sum (x - zp_in) * weights.
 
         weights: constant [Cout, KH, KW, Cin/groups] integer filter minus its zero point.
@@ -237,30 +265,30 @@ class IntKernelsMixin:
             raise ValueError(f"CONV_2D with {groups} groups of {cpo} channels is more than one "
                              f"launch can hold")
         plan = _Plan(self, ("int_conv2d_igemm",), in_absmax, in_zero_point,
-                     _max_l1(w.reshape(cout, k)))
+                     _max_l1(w.reshape(cout, k)), requant)
         # [groups, K, Cpo], rows in (ky, kx, ci) order: a block reads 64 consecutive channels
         wdev = self._dev.upload_host(w.reshape(groups, cpo, k).transpose(0, 2, 1))
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, kh, kw, cpg, cpo, sh, sw,
                                            dh, dw, pt, pl))
         _i32(k * cout, "filter size")
 
-        def conv(x):
+        def conv(x, out=None):
             n = int(x.shape[0])
-            out = plan.output((n, oh, ow, cout))
+            out = plan.output((n, oh, ow, cout), out)
             if out.size == 0:
                 return out
             (fn,) = plan.kernels(x.dtype)
             m = n * oh * ow
-            self._dev.launch(fn, (_cdiv(m, 64), _cdiv(cpo, 64), groups), _BLOCK,
-                             (self._int_input(x, (h, wd, cin), "int CONV_2D"), wdev, out,
-                              plan.zp_arg, _i32(m, "N*OH*OW"), *geometry))
+            plan.launch(fn, (_cdiv(m, 64), _cdiv(cpo, 64), groups),
+                        self._int_input(x, (h, wd, cin), "int CONV_2D"), wdev, out,
+                        _i32(m, "N*OH*OW"), *geometry)
             return out
 
         return conv
 
     # -- DEPTHWISE_CONV_2D -----------------------------------------------------------------------
     def make_int_depthwise_conv2d(self, input_shape, weights, stride_hw, dilation_hw, pad_tl,
-                                  out_hw, in_absmax, in_zero_point=0):
+                                  out_hw, in_absmax, in_zero_point=0, requant=None):
         """Exact DEPTHWISE_CONV_2D accumulators [N, OH, OW, C*mult].
 
         weights: constant [1, KH, KW, C*mult] integer filter minus its zero point; output
@@ -274,7 +302,7 @@ class IntKernelsMixin:
         mult = cout // cin
         (sh, sw), (dh, dw), (pt, pl), (oh, ow) = stride_hw, dilation_hw, pad_tl, out_hw
         plan = _Plan(self, ("int_depthwise_conv2d",), in_absmax, in_zero_point,
-                     _max_l1(w.reshape(kh * kw, cout).T))
+                     _max_l1(w.reshape(kh * kw, cout).T), requant)
         wdev = self._dev.upload_host(w[0])  # [KH, KW, Cout]
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, mult, kh, kw, sh, sw, dh,
                                            dw, pt, pl))
@@ -285,7 +313,7 @@ class IntKernelsMixin:
 
     # -- TRANSPOSE_CONV --------------------------------------------------------------------------
     def make_int_transpose_conv2d(self, input_shape, weights, output_shape, stride_hw, pad_tl,
-                                  in_absmax, in_zero_point=0):
+                                  in_absmax, in_zero_point=0, requant=None):
         """Exact TRANSPOSE_CONV accumulators [N, OH, OW, Cout].
 
         weights: constant [Cout, KH, KW, Cin] integer filter minus its zero point. Input pixel
@@ -302,7 +330,7 @@ class IntKernelsMixin:
         if sh <= 0 or sw <= 0:
             raise ValueError(f"strides must be positive, got {(sh, sw)}")
         plan = _Plan(self, ("int_transpose_conv2d",), in_absmax, in_zero_point,
-                     _max_l1(w.reshape(cout, -1)))
+                     _max_l1(w.reshape(cout, -1)), requant)
         wdev = self._dev.upload_host(w.transpose(1, 2, 3, 0))  # [KH, KW, Cin, Cout]
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, kh, kw, sh, sw, pt, pl))
 
@@ -310,16 +338,15 @@ class IntKernelsMixin:
                                 geometry)
 
     def _int_per_output(self, plan, what, in_hwc, out_hwc, wdev, geometry):
-        """fn(x) -> accumulators for the kernels with one thread per output element (depthwise,
-        transpose conv): (x, w, out, zp, total, *geometry)."""
-        def run(x):
-            out = plan.output((int(x.shape[0]),) + out_hwc)
+        """fn(x, out=None) for the kernels with one thread per output element (depthwise,
+        transpose conv): (x, w, out, zp, total, *geometry, *output stage)."""
+        def run(x, out=None):
+            out = plan.output((int(x.shape[0]),) + out_hwc, out)
             total = out.size
             if total == 0:
                 return out
             (fn,) = plan.kernels(x.dtype)
-            self._dev.launch(fn, _grid1d(total), _BLOCK,
-                             (self._int_input(x, in_hwc, what), wdev, out, plan.zp_arg,
-                              np.int64(total), *geometry))
+            plan.launch(fn, _grid1d(total), self._int_input(x, in_hwc, what), wdev, out,
+                        np.int64(total), *geometry)
             return out
         return run

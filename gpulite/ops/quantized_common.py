@@ -163,19 +163,17 @@ def make_output_stage(xp, mult, shift, out_zp: int, lo: int, hi: int, rounding: 
     return stage
 
 
-def device_output_stage(ctx, stage, bias_const, bias_pos):
-    """On a device backend: fn(acc, out) running `stage` (with the constant bias, if any) as
-    one kernel launch over the int64 accumulators (the CUDA backend's `make_requantize`).
-    None on the CPU, with a bias computed at run time, or where the kernel lacks the form."""
-    make = getattr(ctx.backend.kernels, "make_requantize", None)
+def device_requant(ctx, stage, bias_const, bias_pos):
+    """On a device backend: `stage` (with the constant bias, if any) as the CUDA backend's
+    RequantSpec, which its integer kernels take as `requant=` to write the requantised output
+    in their own epilogue. None on the CPU, with a bias computed at run time, or where the
+    kernels lack the stage's form."""
+    spec = getattr(ctx.backend.kernels, "requant_spec", None)
     fused = getattr(stage, "fused", None)
-    if make is None or fused is None or (bias_pos is not None and bias_const is None):
+    if spec is None or fused is None or (bias_pos is not None and bias_const is None):
         return None
     out = ctx.output(0)
-    requantize = make(fused, out.shape[-1], out.dtype)
-    bias_dev = None if bias_const is None else \
-        ctx.backend.kernels.upload_int64(np.asarray(bias_const, np.int64))
-    return lambda acc, out_arr: requantize(acc, bias_dev, out_arr)
+    return spec(fused, out.shape[-1], out.dtype, bias_const)
 
 
 _NO_LIMIT = 2 ** 62

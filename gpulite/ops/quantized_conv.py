@@ -120,11 +120,11 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
                 float_stage(float_acc(ins[x_pos]), outs[0])
             return run_float
 
-    device_stage = qc.device_output_stage(ctx, stage, bias_const, bias_pos)
-    if device_stage is not None:  # a device backend: the output stage is one kernel launch
-        def run_device(ins, outs):
-            device_stage(kernel(ins[x_pos]), outs[0])
-        return run_device
+    if getattr(kernel, "fused", False):
+        # a device backend's kernel whose epilogue applies the output stage (_make_kernel)
+        def run_fused(ins, outs):
+            kernel(ins[x_pos], outs[0])
+        return run_fused
 
     bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
 
@@ -136,6 +136,19 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
             acc += ins[bias_pos].astype(xp.int64)
         stage(acc, outs[0])
     return run
+
+
+def _make_kernel(ctx, name, args, stage, bias_const, bias_pos):
+    """The backend's exact-integer kernel for `args`; on a device backend that can, with the
+    output stage (and constant bias) fused into its epilogue: then `kernel.fused` is True and
+    kernel(x, out) writes the op's output."""
+    make = _kernel(ctx, name)
+    requant = qc.device_requant(ctx, stage, bias_const, bias_pos)
+    if requant is None:
+        return make(*args)
+    kernel = make(*args, requant=requant)
+    kernel.fused = True
+    return kernel
 
 
 def _output_stage(ctx, kind, x, bias_type, m, s, out_zp, lo, hi, out_shape, groups=1):
@@ -184,11 +197,12 @@ def prepare_conv2d(ctx):
     lo, hi = qc.activation_range(ctx, out)
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(cout, 1, 1, 1)
     # TFLite's 16x8 reference kernel ignores the input zero point (it must be 0 anyway)
-    make = _kernel(ctx, "make_int_conv2d")
-    kernel = make(x.shape, w_centred, stride, dil, pad_tl, out_hw,
-                  int_gemm.input_absmax(x.dtype, in_zp), in_zp)
     stage = _output_stage(ctx, "conv", x, bias_type, m, s, out_zp, lo, hi, out.shape,
                           groups=cin // cpg)
+    kernel = _make_kernel(ctx, "make_int_conv2d",
+                          (x.shape, w_centred, stride, dil, pad_tl, out_hw,
+                           int_gemm.input_absmax(x.dtype, in_zp), in_zp),
+                          stage, bias_const, bias_pos)
     return _finish(ctx, kernel, stage, bias_const, bias_pos, 0)
 
 
@@ -205,11 +219,11 @@ def prepare_depthwise_conv2d(ctx):
     stride, dil, out_hw, pad_tl = output_geometry(ctx, n, (h, wd), (kh, kw), cout)
     lo, hi = qc.activation_range(ctx, out)
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(1, 1, 1, cout)
-    make = _kernel(ctx, "make_int_depthwise_conv2d")
-    kernel = make(x.shape, w_centred, stride, dil, pad_tl,
-                  out_hw, int_gemm.input_absmax(x.dtype, in_zp),
-                  in_zp)
     stage = _output_stage(ctx, "depthwise", x, bias_type, m, s, out_zp, lo, hi, out.shape)
+    kernel = _make_kernel(ctx, "make_int_depthwise_conv2d",
+                          (x.shape, w_centred, stride, dil, pad_tl, out_hw,
+                           int_gemm.input_absmax(x.dtype, in_zp), in_zp),
+                          stage, bias_const, bias_pos)
     return _finish(ctx, kernel, stage, bias_const, bias_pos, 0)
 
 
@@ -222,9 +236,9 @@ def prepare_transpose_conv(ctx):
     stride, pad_tl = transpose_conv_geometry(ctx, full_out, (kh, kw))
     lo, hi = qc.activation_range(ctx, out)
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(cout, 1, 1, 1)
-    make = _kernel(ctx, "make_int_transpose_conv2d")
-    kernel = make(x.shape, w_centred, full_out, stride,
-                  pad_tl, int_gemm.input_absmax(x.dtype, in_zp),
-                  in_zp)
     stage = _output_stage(ctx, "transpose", x, bias_type, m, s, out_zp, lo, hi, out.shape)
+    kernel = _make_kernel(ctx, "make_int_transpose_conv2d",
+                          (x.shape, w_centred, full_out, stride, pad_tl,
+                           int_gemm.input_absmax(x.dtype, in_zp), in_zp),
+                          stage, bias_const, bias_pos)
     return _finish(ctx, kernel, stage, bias_const, bias_pos, 2)

@@ -113,17 +113,21 @@ def prepare_fully_connected(ctx):
         rounding = "up"
 
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(units, 1)
-    make = _kernel(ctx, "make_int_matmul")
-    matmul = make(w_centred.T, int_gemm.input_absmax(x.dtype, in_zp), in_zp)
     # the reference kernels' double rescale uses the double product of the scales
     real_double = float(in_scale) * scales.astype(np.float64) / float(out_scale)
     stage = qc.make_output_stage(ctx.xp, m, s, out_zp, lo, hi, rounding, real=real_double)
+    make = _kernel(ctx, "make_int_matmul")
+    matmul_args = (w_centred.T, int_gemm.input_absmax(x.dtype, in_zp), in_zp)
     xp = ctx.xp
-    device_stage = qc.device_output_stage(ctx, stage, bias_const, None if bias is None else 2)
-    if device_stage is not None:  # a device backend: the output stage is one kernel launch
-        def run_device(ins, outs):
-            device_stage(matmul(ins[0].reshape(rows, depth)), outs[0].reshape(rows, units))
-        return run_device
+    requant = qc.device_requant(ctx, stage, bias_const, None if bias is None else 2)
+    if requant is not None:
+        # a device backend: the GEMM's epilogue writes the requantised output
+        fused = make(*matmul_args, requant=requant)
+
+        def run_fused(ins, outs):
+            fused(ins[0].reshape(rows, depth), outs[0].reshape(rows, units))
+        return run_fused
+    matmul = make(*matmul_args)
     bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
 
     def run(ins, outs):
