@@ -44,12 +44,14 @@ _FUNCTIONS: dict = {}      # (device id, file, defines key, name) -> cupy.cuda.F
 
 _POOL_KINDS = {"max": 0, "average": 1, "l2": 2}
 
-# Float ops whose prepare builds one of this backend's RawModule kernels (OPS.md's CUDA column).
+# Ops whose prepare builds one of this backend's RawModule kernels, in their float or quantised
+# forms (OPS.md's CUDA column).
 # Every other op runs through CuPy (`xp`) in its generic code. None of it has run on a GPU yet.
 DEVICE_KERNEL_OPS = frozenset({
     "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE",
     "AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "RESIZE_BILINEAR",
     "RESIZE_NEAREST_NEIGHBOR", "Convolution2DTransposeBias",
+    "FULLY_CONNECTED", "BATCH_MATMUL",  # gemm.cu (float), int_conv.cu (quantised FC)
 }) | SOFTMAX_KERNEL_OPS
 
 
