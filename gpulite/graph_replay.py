@@ -10,9 +10,10 @@ before.
 The backend decides whether graphs are possible (`supports_graphs`); the interpreter turns them
 off with `Interpreter(..., cuda_graphs=False)` or GPULITE_CUDA_GRAPHS=0. A subgraph is never
 captured when one of its steps must run Python on every invoke (ops that decide something on
-the host, control flow, dynamic shapes, custom ops: `graph_safe` below). If capturing raises
-(an op synchronises, or copies from the host, which a capture refuses) the subgraph runs
-eagerly from then on, and `status` says why. A resize or allocate_tensors starts over.
+the host, control flow, dynamic shapes, user custom ops, ops moved to the host by
+gpulite.host_fallback: `graph_blocker` below). If capturing raises (an op synchronises, or
+copies from the host, which a capture refuses) the subgraph runs eagerly from then on, and
+`status` says why. A resize or allocate_tensors starts over.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Op code is written once against an array namespace `xp`; on the CUDA backend that is CuPy. An
 op whose code turns out to need NumPy (a NumPy-only function, host objects, an implicit
-conversion CuPy refuses) raises TypeError, AttributeError or NotImplementedError the first time
-it runs on device arrays. The executor then prepares the op again with the host (NumPy)
-backend and swaps in a `HostStep`: every invoke copies the op's inputs to the host (constants
+conversion CuPy refuses) raises TypeError, AttributeError or NotImplementedError in its prepare
+or the first time it runs on device arrays. The executor then prepares the op again with the
+host (NumPy) backend and runs a `HostStep` in its place: every invoke copies the op's inputs to the host (constants
 are read from the model, once), runs the CPU implementation there, and uploads its outputs into
 the arena. The op keeps working, one warning names it, and `Interpreter.host_ops()` /
 `gpulite inspect` list such ops, so they can be given device code.

@@ -1,4 +1,4 @@
-"""TFLite's integer output stage as one CUDA kernel: a mixin of `cuda.CudaKernels`.
+"""TFLite's integer output stage on the GPU: a mixin of `cuda.CudaKernels`.
 
 The arithmetic is cuda_kernels/requant.cuh: bias, multiplier, rounding, zero point, clamp and
 narrowing of one accumulator, bit for bit what `quantized_common.make_output_stage` computes on
