@@ -32,5 +32,29 @@ __device__ __forceinline__ float gl_clamp(float v, float lo, float hi) {
 __device__ __forceinline__ int gl_imin(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int gl_imax(int a, int b) { return a > b ? a : b; }
 
+// The coordinates of flat index i in a C-contiguous [N, (D,) H, W, C] tensor (the
+// one-thread-per-output kernels' grid-stride index).
+struct GlNhwc {
+    long long n;
+    int z, y, x, c;
+};
+
+__device__ __forceinline__ GlNhwc gl_ndhwc(long long i, int D, int H, int W, int C) {
+    GlNhwc r;
+    r.c = (int)(i % C);
+    long long p = i / C;
+    r.x = (int)(p % W);
+    p /= W;
+    r.y = (int)(p % H);
+    p /= H;
+    r.z = (int)(p % D);
+    r.n = p / D;
+    return r;
+}
+
+__device__ __forceinline__ GlNhwc gl_nhwc(long long i, int H, int W, int C) {
+    return gl_ndhwc(i, 1, H, W, C);
+}
+
 // 0 <= v < n, in one unsigned comparison
 __device__ __forceinline__ bool gl_inside(int v, int n) { return (unsigned)v < (unsigned)n; }

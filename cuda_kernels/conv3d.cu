@@ -17,14 +17,9 @@ conv3d(const float* __restrict__ x, const float* __restrict__ w, const float* __
        int OW, int Cout, int KD, int KH, int KW, int SD, int SH, int SW, int DD, int DH, int DW,
        int PF, int PT, int PL, float lo, float hi) {
     GL_GRID_LOOP(i, total) {
-        const int co = (int)(i % Cout);
-        long long p = i / Cout;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        p /= OH;
-        const int oz = (int)(p % OD);
-        const long long n = p / OD;
+        const GlNhwc o = gl_ndhwc(i, OD, OH, OW, Cout);
+        const int co = o.c, ox = o.x, oy = o.y, oz = o.z;
+        const long long n = o.n;
         float acc = 0.0f;
         for (int kd = 0; kd < KD; ++kd) {
             const int iz = oz * SD - PF + kd * DD;
@@ -55,14 +50,9 @@ conv3d_transpose(const float* __restrict__ x, const float* __restrict__ w,
                  int SD, int SH, int SW, int DD, int DH, int DW, int PF, int PT, int PL,
                  long long ws_ci, long long ws_co, float lo, float hi) {
     GL_GRID_LOOP(i, total) {
-        const int co = (int)(i % Cout);
-        long long p = i / Cout;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        p /= OH;
-        const int oz = (int)(p % OD);
-        const long long n = p / OD;
+        const GlNhwc o = gl_ndhwc(i, OD, OH, OW, Cout);
+        const int co = o.c, ox = o.x, oy = o.y, oz = o.z;
+        const long long n = o.n;
         float acc = 0.0f;
         for (int kd = 0; kd < KD; ++kd) {
             const int tz = oz + PF - kd * DD;

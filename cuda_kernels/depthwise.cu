@@ -14,12 +14,9 @@ depthwise_conv2d(const float* __restrict__ x, const float* __restrict__ w,
                  int H, int W, int Cin, int OH, int OW, int C, int mult, int KH, int KW, int SH,
                  int SW, int DH, int DW, int PT, int PL, float lo, float hi) {
     GL_GRID_LOOP(i, total) {
-        const int c = (int)(i % C);
-        long long p = i / C;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        const long long n = p / OH;
+        const GlNhwc o = gl_nhwc(i, OH, OW, C);
+        const int c = o.c, ox = o.x, oy = o.y;
+        const long long n = o.n;
         const float* xn = x + n * H * W * Cin + c / mult;
         const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
         float acc = 0.0f;

@@ -203,12 +203,9 @@ int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
     GL_REQUANT_INIT;
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
     GL_GRID_LOOP(i, total) {
-        const int c = (int)(i % Cout);
-        long long p = i / Cout;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        const long long n = p / OH;
+        const GlNhwc o = gl_nhwc(i, OH, OW, Cout);
+        const int c = o.c, ox = o.x, oy = o.y;
+        const long long n = o.n;
         const IN_T* __restrict__ xn = x + n * H * W * Cin + c / mult;
         const int y0 = oy * SH - PT, x0 = ox * SW - PL;
         ACC_T acc = 0;
@@ -240,12 +237,9 @@ int_transpose_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
     GL_REQUANT_INIT;
     const IN_T* __restrict__ x = reinterpret_cast<const IN_T*>(xb);
     GL_GRID_LOOP(i, total) {
-        const int co = (int)(i % Cout);
-        long long p = i / Cout;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        const long long n = p / OH;
+        const GlNhwc o = gl_nhwc(i, OH, OW, Cout);
+        const int co = o.c, ox = o.x, oy = o.y;
+        const long long n = o.n;
         const int ty = oy + PT, tx = ox + PL;
         int ky0 = ty % SH, kx0 = tx % SW;
         if (ky0 < 0) ky0 += SH;

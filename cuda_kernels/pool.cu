@@ -18,12 +18,9 @@ pool2d(const float* __restrict__ x, float* __restrict__ out, long long total, in
        int C, int OH, int OW, int KH, int KW, int SH, int SW, int PT, int PL, float lo,
        float hi) {
     GL_GRID_LOOP(i, total) {
-        const int c = (int)(i % C);
-        long long p = i / C;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        const long long n = p / OH;
+        const GlNhwc o = gl_nhwc(i, OH, OW, C);
+        const int c = o.c, ox = o.x, oy = o.y;
+        const long long n = o.n;
         const int y0 = oy * SH - PT, x0 = ox * SW - PL;
         const int ys = gl_imax(y0, 0), ye = gl_imin(y0 + KH, H);
         const int xs = gl_imax(x0, 0), xe = gl_imin(x0 + KW, W);

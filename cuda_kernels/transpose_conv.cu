@@ -17,12 +17,9 @@ transpose_conv2d(const float* __restrict__ x, const float* __restrict__ w,
                  int PT, int PL, long long ws_tap, long long ws_ci, long long ws_co, float lo,
                  float hi) {
     GL_GRID_LOOP(i, total) {
-        const int co = (int)(i % Cout);
-        long long p = i / Cout;
-        const int ox = (int)(p % OW);
-        p /= OW;
-        const int oy = (int)(p % OH);
-        const long long n = p / OH;
+        const GlNhwc o = gl_nhwc(i, OH, OW, Cout);
+        const int co = o.c, ox = o.x, oy = o.y;
+        const long long n = o.n;
         float acc = 0.0f;
         for (int ky = 0; ky < KH; ++ky) {
             const int ty = oy + PT - ky;
