@@ -1,6 +1,7 @@
 // TFLite's integer output stage in one pass over int64 accumulators (requant.cuh has the
-// arithmetic): gpulite/backends/cuda_requant.py launches it for accumulators that int_conv.cu's
-// kernels did not requantise in their own epilogue.
+// arithmetic), launched by gpulite/backends/cuda_requant.py's make_requantize. The ops use
+// int_conv.cu's fused epilogue instead; this kernel runs the arithmetic on chosen accumulators
+// for the conformance cases (tests/cuda_requant_cases.py).
 //
 // Specialisation (gpulite.cuda_compile.SPECIALISATIONS):
 //   OUT_T  the output element type: gl_s8 (int8), gl_u8 (uint8) or gl_s16 (int16).

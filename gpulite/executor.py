@@ -18,7 +18,7 @@ import numpy as np
 from . import dtypes
 from . import graph_replay, host_fallback
 from .custom_ops import resolve_kernels
-from .model import max_tensor_bytes
+from .model import OP_CODES, max_tensor_bytes
 from .ops import BUILTINS
 from .ops.base import NeedsRuntimeValue, NodeContext, OpError, TensorInfo
 from .planner import GreedyPlanner
@@ -27,8 +27,6 @@ from .planner import GreedyPlanner
 # GPULITE_STOP_AFTER=N stops an invoke after op N.
 _DEBUG = os.environ.get("GPULITE_DEBUG", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("GPULITE_STOP_AFTER", "-1"))
-
-_CUSTOM_CODE = 32  # BuiltinOperator CUSTOM
 
 # Ops never evaluated at prepare even when their inputs are known: they touch state.
 _STATEFUL = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "CALL",
@@ -405,7 +403,7 @@ class SubgraphExecutor:
         kernels = self.runtime.kernels
 
         def is_user_op(op):
-            return op.code == _CUSTOM_CODE and kernels.get(op.name) is not \
+            return op.code == OP_CODES["CUSTOM"] and kernels.get(op.name) is not \
                 CUSTOM_KERNELS.get(op.name)
         return graph_replay.graph_blocker(
             self.steps, lambda run: not isinstance(run, (DynamicOutputStep, DeferredStep)),

@@ -17,6 +17,8 @@ import pytest
 
 from gpulite.cpu_fallback import int_gemm, padding
 
+from cuda_cases import geometry  # the float cases' output size and padding
+
 # (input dtype, input zero point, filter dtype, filter zero point)
 FORMS = {
     "int8": (np.int8, -7, np.int8, 0),
@@ -41,14 +43,6 @@ def centred_filter(rng, shape, dtype, zero_point):
 
 def absmax(dtype, zero_point):
     return int_gemm.input_absmax(dtype, zero_point)
-
-
-def geometry(padding_name, in_hw, k_hw, stride, dil):
-    out_hw = tuple(padding.out_size(padding_name, i, k, s, d)
-                   for i, k, s, d in zip(in_hw, k_hw, stride, dil))
-    pads = tuple(padding.pad_before(i, k, s, d, o)
-                 for i, k, s, d, o in zip(in_hw, k_hw, stride, dil, out_hw))
-    return out_hw, pads
 
 
 def check_equal(dev, got, ref):

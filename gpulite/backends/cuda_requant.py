@@ -5,9 +5,10 @@ narrowing of one accumulator, bit for bit what `quantized_common.make_output_sta
 the CPU, from the description that stage publishes as `stage.fused`. The quantised CONV_2D,
 DEPTHWISE_CONV_2D, TRANSPOSE_CONV and FULLY_CONNECTED ops hand a `requant_spec` to cuda_int.py's
 factories, whose kernels then write the output in their own epilogue (no int64 buffer, no
-second launch); `make_requantize` runs the same arithmetic as a kernel of its own
-(cuda_kernels/requant.cu) over int64 accumulators, for any other producer, and is what the
-conformance cases drive with chosen accumulators. Nothing is allocated per launch, so both can
+second launch). `make_requantize` runs the same arithmetic as a kernel of its own
+(cuda_kernels/requant.cu) over int64 accumulators: no op needs it now that they all fuse, but it
+is the direct way to run the arithmetic on chosen accumulators (ties, int32 extremes, 16x8
+values past 2^31), which the conformance cases in tests/cuda_requant_cases.py do. Nothing is allocated per launch, so both can
 be captured into a CUDA graph. Importing this module touches neither CuPy nor CUDA.
 
 Needs from the owning class: `self._fn(file, name, defines)` and `self._dev` (`launch`,

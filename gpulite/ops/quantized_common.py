@@ -180,8 +180,8 @@ _NO_LIMIT = 2 ** 62
 
 
 def _fused_description(rounding, mult, shift, needs_left, out_zp, lo, hi, up_where):
-    """The stage as a device kernel computes it in one pass (cuda_kernels/requant.cu, through
-    `make_requantize` of the CUDA backend), or None where the kernel has no such form."""
+    """The stage as the CUDA backend computes it in a kernel's epilogue (cuda_kernels/
+    requant.cuh, through `CudaKernels.requant_spec`), or None where it has no such form."""
     if rounding == "int64":
         total = 15 - shift
         if np.any(total < 1) or np.any(total > 62):
@@ -200,9 +200,9 @@ def _fused_description(rounding, mult, shift, needs_left, out_zp, lo, hi, up_whe
         k = int(flat.sum())
         if not np.array_equal(flat, np.arange(flat.size) < k):
             return None
-        if uw.ndim <= 1:
-            up_channels, up_elements = (k if uw.ndim == 1 else (_NO_LIMIT if k else 0)), \
-                _NO_LIMIT
+        # (a scalar mask never gets here: make_output_stage turned it into "up" or "away")
+        if uw.ndim == 1:
+            up_channels, up_elements = k, _NO_LIMIT
         else:
             up_channels, up_elements = _NO_LIMIT, k
     return dict(mode=rounding, mult=mult, shift=shift, wrap_input=needs_left, out_zp=out_zp,
