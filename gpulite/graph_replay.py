@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 
+from .host_fallback import HostStep
+
 # Ops whose invoke does work on the host each time (reading device values, host state, random
 # state, other subgraphs): a graph would freeze what they compute. Custom ops registered by the
 # user are their code, so they block capture too (the MediaPipe ones gpulite ships do not).
@@ -41,7 +43,7 @@ def enabled_by_env() -> bool:
 def graph_blocker(steps, step_is_plain, is_user_op) -> str | None:
     """None when every step can be captured, else why not (for `status`)."""
     for run, _ins, _outs, op in steps:
-        if getattr(run, "reason", None) is not None:  # a host_fallback.HostStep
+        if isinstance(run, HostStep):
             return f"{op.name} (operator {op.index}) runs on the host ({run.reason})"
         if op.name in HOST_STEP_OPS:
             return f"{op.name} (operator {op.index}) runs on the host every invoke"

@@ -49,7 +49,7 @@ class RequantSpec:
     """One output stage on the device: its per-channel arrays uploaded once, and the trailing
     arguments (`args`) of requant.cu's kernel and of int_conv.cu's fused epilogue."""
 
-    def __init__(self, kernels, fused: dict, channels: int, out_dtype, bias=None):
+    def __init__(self, dev, fused: dict, channels: int, out_dtype, bias=None):
         self.out_dtype = np.dtype(out_dtype)
         if self.out_dtype not in OUT_TYPES:
             raise TypeError(f"requantize writes int8, uint8 or int16, not {self.out_dtype}")
@@ -57,7 +57,6 @@ class RequantSpec:
         if self.channels <= 0:
             raise ValueError(f"requantize needs at least one channel, got {channels}")
         self.out_t = OUT_TYPES[self.out_dtype]
-        dev = kernels._dev
         bias_dev = None if bias is None else dev.upload_host(
             np.ascontiguousarray(np.asarray(bias, np.int64).reshape(-1)))
         if bias_dev is not None and bias_dev.size != self.channels:
@@ -82,7 +81,7 @@ class RequantKernels:
         """The device form of an output stage (a make_output_stage's `stage.fused`) with a
         constant bias (or none): what the int_conv.cu factories take as `requant=` to write
         the output in their own epilogue, and what make_requantize launches on its own."""
-        return RequantSpec(self, fused, channels, out_dtype, bias)
+        return RequantSpec(self._dev, fused, channels, out_dtype, bias)
 
     def make_requantize(self, fused: dict, channels: int, out_dtype):
         """fn(acc, bias, out): out = the output stage described by `fused` (a
@@ -90,7 +89,7 @@ class RequantKernels:
         requant.cu. acc: int64 device array laid out like out ([..., channels],
         C-contiguous); bias: int64 device array [channels] or None; out: C-contiguous device
         array of `out_dtype` (int8, uint8 or int16), passed to the kernel as its bytes."""
-        spec = RequantSpec(self, fused, channels, out_dtype)
+        spec = RequantSpec(self._dev, fused, channels, out_dtype)
         fn = self._fn(FILE, "requantize", {"OUT_T": spec.out_t})
         tail = spec.args[1:]
 

@@ -105,7 +105,7 @@ def _uint8_bias_scale_check(ctx, bias_pos, in_scale, w_scale, out_scale):
                 f"far from input scale * filter scale ({product})")
 
 
-def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
+def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos, fused):
     xp = ctx.xp
     # NumPy with a constant (or no) bias: the accumulators stay floats and the "up" rescaling
     # runs in float64, exactly (qc.make_float_up_stage), instead of in int64 passes
@@ -120,7 +120,7 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
                 float_stage(float_acc(ins[x_pos]), outs[0])
             return run_float
 
-    if getattr(kernel, "fused", False):
+    if fused:
         # a device backend's kernel whose epilogue applies the output stage (_make_kernel)
         def run_fused(ins, outs):
             kernel(ins[x_pos], outs[0])
@@ -139,16 +139,14 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos):
 
 
 def _make_kernel(ctx, name, args, stage, bias_const, bias_pos):
-    """The backend's exact-integer kernel for `args`; on a device backend that can, with the
-    output stage (and constant bias) fused into its epilogue: then `kernel.fused` is True and
-    kernel(x, out) writes the op's output."""
+    """(kernel, fused): the backend's exact-integer kernel for `args`; on a device backend
+    that can, with the output stage (and constant bias) fused into its epilogue, and then
+    `fused` is True and kernel(x, out) writes the op's output."""
     make = _kernel(ctx, name)
     requant = qc.device_requant(ctx, stage, bias_const, bias_pos)
     if requant is None:
-        return make(*args)
-    kernel = make(*args, requant=requant)
-    kernel.fused = True
-    return kernel
+        return make(*args), False
+    return make(*args, requant=requant), True
 
 
 def _output_stage(ctx, kind, x, bias_type, m, s, out_zp, lo, hi, out_shape, groups=1):
@@ -199,11 +197,11 @@ def prepare_conv2d(ctx):
     # TFLite's 16x8 reference kernel ignores the input zero point (it must be 0 anyway)
     stage = _output_stage(ctx, "conv", x, bias_type, m, s, out_zp, lo, hi, out.shape,
                           groups=cin // cpg)
-    kernel = _make_kernel(ctx, "make_int_conv2d",
+    kernel, fused = _make_kernel(ctx, "make_int_conv2d",
                           (x.shape, w_centred, stride, dil, pad_tl, out_hw,
                            int_gemm.input_absmax(x.dtype, in_zp), in_zp),
                           stage, bias_const, bias_pos)
-    return _finish(ctx, kernel, stage, bias_const, bias_pos, 0)
+    return _finish(ctx, kernel, stage, bias_const, bias_pos, 0, fused)
 
 
 def prepare_depthwise_conv2d(ctx):
@@ -220,11 +218,11 @@ def prepare_depthwise_conv2d(ctx):
     lo, hi = qc.activation_range(ctx, out)
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(1, 1, 1, cout)
     stage = _output_stage(ctx, "depthwise", x, bias_type, m, s, out_zp, lo, hi, out.shape)
-    kernel = _make_kernel(ctx, "make_int_depthwise_conv2d",
+    kernel, fused = _make_kernel(ctx, "make_int_depthwise_conv2d",
                           (x.shape, w_centred, stride, dil, pad_tl, out_hw,
                            int_gemm.input_absmax(x.dtype, in_zp), in_zp),
                           stage, bias_const, bias_pos)
-    return _finish(ctx, kernel, stage, bias_const, bias_pos, 0)
+    return _finish(ctx, kernel, stage, bias_const, bias_pos, 0, fused)
 
 
 def prepare_transpose_conv(ctx):
@@ -237,8 +235,8 @@ def prepare_transpose_conv(ctx):
     lo, hi = qc.activation_range(ctx, out)
     w_centred = np.asarray(w_val, np.int64) - w_zps.reshape(cout, 1, 1, 1)
     stage = _output_stage(ctx, "transpose", x, bias_type, m, s, out_zp, lo, hi, out.shape)
-    kernel = _make_kernel(ctx, "make_int_transpose_conv2d",
+    kernel, fused = _make_kernel(ctx, "make_int_transpose_conv2d",
                           (x.shape, w_centred, full_out, stride, pad_tl,
                            int_gemm.input_absmax(x.dtype, in_zp), in_zp),
                           stage, bias_const, bias_pos)
-    return _finish(ctx, kernel, stage, bias_const, bias_pos, 2)
+    return _finish(ctx, kernel, stage, bias_const, bias_pos, 2, fused)
