@@ -11,6 +11,20 @@ from .base import FLOAT, activation_range, clip_ufunc
 FLOAT32, INT8 = 0, 9
 
 
+def output_shape(ctx, x, units, depth):
+    """(rows, output shape) of FULLY_CONNECTED in every form: the input split into rows of
+    `depth`, the output [rows, units], or x's leading dims + [units] with keep_num_dims."""
+    ctx.require(depth > 0 and x.size % depth == 0,
+                f"input {list(x.shape)} cannot be split into rows of {depth} (the weights' "
+                f"depth)")
+    rows = x.size // depth
+    if ctx.options.get("keep_num_dims", False):
+        ctx.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension "
+                    f"({x.shape[-1]}) to equal the weights' depth ({depth})")
+        return rows, (*x.shape[:-1], units)
+    return rows, (rows, units)
+
+
 def prepare_fully_connected(ctx):
     _sparse_weights(ctx)
     if ctx.input(0).type in (3, 7, 9) or ctx.input(1).type in (3, 9):  # quantized, hybrid
@@ -24,20 +38,11 @@ def prepare_fully_connected(ctx):
                 "shuffled weight formats apply to quantized weights only")
     ctx.require(w.rank == 2, f"weights must be 2-D [units, depth], got {list(w.shape)}")
     units, depth = w.shape
-    ctx.require(depth > 0 and x.size % depth == 0,
-                f"input {list(x.shape)} cannot be split into rows of {depth} (the weights' "
-                f"depth)")
+    rows, out_shape = output_shape(ctx, x, units, depth)
     bias = ctx.optional_input(2)
     if bias is not None:
         ctx.check_types(FLOAT, 2)
         ctx.require(bias.size == units, f"bias has {bias.size} values for {units} units")
-    rows = x.size // depth
-    if ctx.options.get("keep_num_dims", False):
-        ctx.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension "
-                    f"({x.shape[-1]}) to equal the weights' depth ({depth})")
-        out_shape = (*x.shape[:-1], units)
-    else:
-        out_shape = (rows, units)
     ctx.set_output_shape(0, out_shape)
     clamp = activation_range(ctx)
     xp = ctx.xp

@@ -19,6 +19,7 @@ import numpy as np
 from .. import dtypes
 from ..cpu_fallback import int_gemm
 from . import quantized_common as qc
+from .fully_connected import output_shape
 
 
 def _kernel(ctx, name):
@@ -27,18 +28,6 @@ def _kernel(ctx, name):
     return getattr(ctx.backend.kernels, name, None) or getattr(int_gemm, name)
 
 UINT8, INT8, INT16, INT32, INT64 = qc.UINT8, qc.INT8, qc.INT16, qc.INT32, qc.INT64
-
-
-def _output_shape(ctx, x, units, depth):
-    ctx.require(depth > 0 and x.size % depth == 0,
-                f"input {list(x.shape)} cannot be split into rows of {depth} (the weights' "
-                f"depth)")
-    rows = x.size // depth
-    if ctx.options.get("keep_num_dims", False):
-        ctx.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension "
-                    f"({x.shape[-1]}) to equal the weights' depth ({depth})")
-        return rows, (*x.shape[:-1], units)
-    return rows, (rows, units)
 
 
 def prepare_fully_connected(ctx):
@@ -59,7 +48,7 @@ def prepare_fully_connected(ctx):
     ctx.require(w.rank == 2, f"weights must be 2-D [units, depth], got {list(w.shape)}")
     w_val = ctx.const_value(1, "weights")
     units, depth = w.shape
-    rows, out_shape = _output_shape(ctx, x, units, depth)
+    rows, out_shape = output_shape(ctx, x, units, depth)
     ctx.set_output_shape(0, out_shape)
 
     in_scale, in_zp = qc.scale_zp(ctx, x, "input")
@@ -168,7 +157,7 @@ def _prepare_shuffled(ctx):
     units, depth = w.shape
     ctx.require(depth % 16 == 0 and units % 4 == 0, f"shuffled weights need a depth that is a "
                 f"multiple of 16 and units a multiple of 4, got {list(w.shape)}")
-    rows, out_shape = _output_shape(ctx, x, units, depth)
+    rows, out_shape = output_shape(ctx, x, units, depth)
     ctx.require(rows in (1, 4), f"shuffled FULLY_CONNECTED handles 1 or 4 input rows, got {rows}")
     ctx.set_output_shape(0, out_shape)
     ctx.require(ws.size >= rows * depth, f"the workspace (output 1) holds {ws.size} bytes; it "

@@ -29,6 +29,7 @@ from ..cpu_fallback import int_gemm
 from . import quantized_common as qc
 from .base import activation_range
 from .conv import conv_geometry, dilations, strides
+from .fully_connected import output_shape
 
 
 def _kernel(ctx, name):
@@ -251,16 +252,8 @@ def prepare_fully_connected(ctx):
     ctx.require(w.rank == 2, f"weights must be 2-D [units, depth], got {list(w.shape)}")
     w_val = ctx.const_value(1, "weights")
     units, depth = w.shape
-    ctx.require(depth > 0 and x.size % depth == 0,
-                f"input {list(x.shape)} cannot be split into rows of {depth} (the weights' "
-                f"depth)")
-    rows = x.size // depth
-    if ctx.options.get("keep_num_dims", False):
-        ctx.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dimension "
-                    f"({x.shape[-1]}) to equal the weights' depth ({depth})")
-        ctx.set_output_shape(0, (*x.shape[:-1], units))
-    else:
-        ctx.set_output_shape(0, (rows, units))
+    rows, out_shape = output_shape(ctx, x, units, depth)
+    ctx.set_output_shape(0, out_shape)
     q = w.quantization
     per_channel = q.scales.size > 1
     scales = _filter_scales(ctx, w, units, 0)
