@@ -58,3 +58,12 @@ __device__ __forceinline__ GlNhwc gl_nhwc(long long i, int H, int W, int C) {
 
 // 0 <= v < n, in one unsigned comparison
 __device__ __forceinline__ bool gl_inside(int v, int n) { return (unsigned)v < (unsigned)n; }
+
+// The epilogue of a kernel that absorbs the ADD reading its output (gpulite.fusion): v, already
+// clamped to the op's own activation, plus the residual r[at], clamped to the ADD's activation.
+// These are the float operations the ADD would do on the stored value, so fusing is exact.
+// r is null when nothing was fused.
+__device__ __forceinline__ float gl_residual(float v, const float* __restrict__ r, long long at,
+                                             float rlo, float rhi) {
+    return r ? gl_clamp(v + r[at], rlo, rhi) : v;
+}

@@ -2,6 +2,7 @@
 //
 //   out[m][g*Cpo + co] = clamp(sum_k patch(m, k) * Wg[k][co] + bias[g*Cpo + co], lo, hi)
 //
+// (plus a fused residual ADD when `res` is not null, gl_residual)
 // with m = (n*OH + oy)*OW + ox, k = (ky*KW + kx)*Cpg + ci (the im2col order), and
 // patch(m, k) = x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, g*Cpg + ci], zero outside the image
 // (TFLite's SAME padding). The patch matrix is never stored: each 64x16 tile is gathered
@@ -19,7 +20,8 @@ extern "C" __global__ void __launch_bounds__(GL_THREADS)
 conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
              const float* __restrict__ bias, float* __restrict__ out, int M, int H, int W,
              int Cin, int OH, int OW, int Cout, int KH, int KW, int Cpg, int Cpo, int SH, int SW,
-             int DH, int DW, int PT, int PL, long long wsk, long long wsn, float lo, float hi) {
+             int DH, int DW, int PT, int PL, long long wsk, long long wsn, float lo, float hi,
+             const float* __restrict__ res, float rlo, float rhi) {
     __shared__ float As[GL_TK][GL_TM + 1];
     __shared__ float Bs[GL_TK][GL_TN + 1];
     const int t = threadIdx.x;
@@ -66,7 +68,8 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
             const int c = g * Cpo + co;
             float v = acc[i][j];
             if (bias) v += bias[c];
-            out[(long long)m * Cout + c] = gl_clamp(v, lo, hi);
+            const long long at = (long long)m * Cout + c;
+            out[at] = gl_residual(gl_clamp(v, lo, hi), res, at, rlo, rhi);
         }
     }
 }

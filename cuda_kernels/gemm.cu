@@ -1,5 +1,5 @@
 // Float32 GEMM for FULLY_CONNECTED, BATCH_MATMUL and 1x1 convolutions, with a bias + clamp
-// epilogue. Plain kernels (no cuBLAS), so they can be captured into a CUDA graph.
+// epilogue (and a fused residual ADD, gl_residual, read at C's offsets). Plain kernels (no cuBLAS), so they can be captured into a CUDA graph.
 //
 //   C[b][m][n] = clamp(sum_k A[b][m][k] * B[b][k][n] + bias[b*sbias + n], lo, hi)
 //
@@ -21,7 +21,8 @@ gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
            long long sam, long long sak, long long sbk, long long sbn, long long scm,
            long long scn, int batch, int bd1, int bd2, long long sa0, long long sa1,
            long long sa2, long long sb0, long long sb1, long long sb2, long long sc0,
-           long long sc1, long long sc2, long long sbias, float lo, float hi) {
+           long long sc1, long long sc2, long long sbias, float lo, float hi,
+           const float* __restrict__ res, float rlo, float rhi) {
     __shared__ float As[GL_TK][GL_TM + 1];
     __shared__ float Bs[GL_TK][GL_TN + 1];
     const int t = threadIdx.x;
@@ -66,7 +67,8 @@ gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
                 if (n >= N) continue;
                 float v = acc[i][j];
                 if (bb) v += bb[n];
-                c[m * scm + n * scn] = gl_clamp(v, lo, hi);
+                const long long at = (c - C) + m * scm + n * scn;
+                C[at] = gl_residual(gl_clamp(v, lo, hi), res, at, rlo, rhi);
             }
         }
     }
@@ -81,7 +83,8 @@ gemm_smallm(const float* __restrict__ A, const float* __restrict__ B,
             long long sam, long long sak, long long sbk, long long sbn, long long scm,
             long long scn, int batch, int bd1, int bd2, long long sa0, long long sa1,
             long long sa2, long long sb0, long long sb1, long long sb2, long long sc0,
-            long long sc1, long long sc2, long long sbias, float lo, float hi) {
+            long long sc1, long long sc2, long long sbias, float lo, float hi,
+           const float* __restrict__ res, float rlo, float rhi) {
     __shared__ float part[GL_SM_SLICES][GL_SM_ROWS][33];
     const int lane = threadIdx.x & 31, slice = threadIdx.x >> 5;
     const int n = blockIdx.x * 32 + lane;
@@ -115,7 +118,8 @@ gemm_smallm(const float* __restrict__ A, const float* __restrict__ B,
 #pragma unroll
             for (int s = 0; s < GL_SM_SLICES; ++s) v += part[s][slice][lane];
             if (bias) v += bias[bi * sbias + n];
-            c[(m0 + slice) * scm + n * scn] = gl_clamp(v, lo, hi);
+            const long long at = (c - C) + (m0 + slice) * scm + n * scn;
+            C[at] = gl_residual(gl_clamp(v, lo, hi), res, at, rlo, rhi);
         }
         __syncthreads();
     }

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import dtypes
-from . import graph_replay, host_fallback
+from . import fusion, graph_replay, host_fallback
 from .custom_ops import resolve_kernels
 from .model import OP_CODES, max_tensor_bytes
 from .ops import BUILTINS
@@ -180,6 +180,7 @@ class SubgraphExecutor:
         prepare needs the value of a tensor computed at run time; its outputs become dynamic.
         """
         prepared, self.dynamic = [], set()
+        self.residual_epilogues = {}  # op index -> ctx.residual_epilogue (gpulite.fusion)
         for op in self.sg.operators:
             ins = [infos[i] if i >= 0 else None for i in op.inputs]
             outs = [infos[i] for i in op.outputs if i >= 0]
@@ -219,6 +220,8 @@ class SubgraphExecutor:
                 self._fold(ctx, run, ins, outs)
             else:
                 prepared.append((op, run))
+                if ctx.residual_epilogue is not None:
+                    self.residual_epilogues[op.index] = ctx.residual_epilogue
         return prepared
 
     def _call_prepare(self, ctx):
@@ -264,6 +267,7 @@ class SubgraphExecutor:
         return self.backend.constant(t.value)
 
     def _plan_and_bind(self, infos: list, prepared: list) -> None:
+        prepared = fusion.fuse_residual_adds(self, prepared, self.residual_epilogues)
         sg, n_ops = self.sg, len(prepared)
         first, last = {}, {}
         for k, (op, _run) in enumerate(prepared):
@@ -437,7 +441,8 @@ class SubgraphExecutor:
     def _fall_back_to_host(self, op, exc):
         """When a device step failed because its code needs NumPy: replace it by a host step
         and return its index (to run again from there); else None."""
-        if op is None or op.index in self.host_ops or not self._can_run_on_host(exc):
+        if op is None or op.index in self.host_ops or isinstance(op, fusion.FusedOp) or \
+                not self._can_run_on_host(exc):
             return None
         for k, (run, ins, outs, step_op) in enumerate(self.steps):
             if step_op is op:

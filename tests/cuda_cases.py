@@ -324,6 +324,60 @@ def test_gemm_rejects_mismatched_shapes(kernels, dev):
 
 
 
+# -- a residual ADD fused into the epilogue (gpulite.fusion) -------------------------------------
+
+def _fused_equals_separate(dev, run, out_shape, seed):
+    """run(out, residual=None, residual_clip=None) once plain and once with a residual: the
+    fused result must be the plain one plus the residual, clamped, bit for bit (the ADD's own
+    float32 arithmetic), for several ADD activations."""
+    rng = np.random.default_rng(seed)
+    plain = dev.empty(out_shape, np.float32)
+    run(plain)
+    plain = dev.host(plain)
+    r = rand(rng, out_shape) * 2
+    r.flat[0] = np.nan  # NaN passes the clamp, as in the ADD
+    for add_clip in (None, (0.0, 6.0), (-1.0, 1.0)):
+        fused = dev.empty(out_shape, np.float32)
+        run(fused, residual=dev.upload_host(r), residual_clip=add_clip)
+        expect = plain + r
+        if add_clip is not None:
+            expect = np.minimum(np.maximum(expect, np.float32(add_clip[0])),
+                                np.float32(add_clip[1]))
+        np.testing.assert_array_equal(dev.host(fused), expect)
+        assert np.isnan(dev.host(fused).flat[0])
+
+
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[0]][:7],
+                         ids=lambda c: "x".join(map(str, c[:8])))
+def test_conv2d_residual_epilogue_is_the_add(dev, kernels, case):
+    n, h, w, cin, cout, kh, kw, groups, stride, dil, pad = case
+    rng = np.random.default_rng(sum(case[:8]))
+    x, wt, bias = rand(rng, (n, h, w, cin)), rand(rng, (cout, kh, kw, cin // groups)), \
+        rand(rng, cout)
+    out_hw, pads = geometry(pad, (h, w), (kh, kw), stride, dil)
+    gpu = kernels.make_conv2d(x.shape, wt.shape, stride, dil, pads, out_hw, weights=wt)
+    dx, db = dev.upload_host(x), dev.upload_host(bias)
+    _fused_equals_separate(dev, lambda out, **kw: gpu(dx, None, db, out, (0.0, 6.0), **kw),
+                           (n, *out_hw, cout), sum(case[:8]))
+
+
+@pytest.mark.parametrize("m", [3, 70])  # gemm_smallm, gemm_tiled
+def test_gemm_residual_epilogue_is_the_add(dev, kernels, m):
+    rng = np.random.default_rng(m)
+    a, b, bias = rand(rng, (m, 33)), rand(rng, (33, 65)), rand(rng, 65)
+    da, dbm, dbias = dev.upload_host(a), dev.upload_host(b), dev.upload_host(bias)
+    _fused_equals_separate(dev, lambda out, **kw: kernels.gemm(da, dbm, out, dbias, None, **kw),
+                           (m, 65), m)
+
+
+def test_residual_must_be_laid_out_like_the_output(dev, kernels):
+    a, b = dev.empty((3, 4), np.float32), dev.empty((4, 5), np.float32)
+    out = dev.empty((3, 5), np.float32)
+    for bad in (dev.empty((1, 5), np.float32), dev.empty((3, 5), np.float64),
+                dev.empty((5, 3), np.float32).T):
+        with pytest.raises(ValueError, match="fused residual"):
+            kernels.gemm(a, b, out, residual=bad)
+
 # -- SOFTMAX / LOG_SOFTMAX -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("log,beta", [(False, 1.0), (False, 0.37), (True, 1.0)],

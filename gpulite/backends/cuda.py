@@ -111,6 +111,10 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
     """The CPU backend's kernel factories (same signatures and semantics as cpu_fallback/*.py),
     running gpulite's CUDA kernels through `dev`."""
 
+    # make_conv2d's kernels and gemm take residual= / residual_clip=: a float ADD reading their
+    # output can run in their epilogue (gpulite.fusion)
+    fuses_residual_add = True
+
     def __init__(self, dev):
         self._dev = dev
         self._gemm_plans: dict = {}
@@ -161,18 +165,32 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
                    *(_i64(s) for s in (*ab, *bb, *cb)), _i64(sbias))
         return fn, grid, scalars
 
-    def _gemm_run(self, plan, a, b, bias, c, lo, hi):
+    def _gemm_run(self, plan, a, b, bias, c, lo, hi, residual=None, residual_clip=None):
         if plan is not None:
             fn, grid, scalars = plan
-            self._dev.launch(fn, grid, _BLOCK, (a, b, bias, c, *scalars, lo, hi))
+            self._dev.launch(fn, grid, _BLOCK, (a, b, bias, c, *scalars, lo, hi,
+                                                *self._residual_args(c, residual, residual_clip)))
 
-    def gemm(self, a, b, out, bias=None, clip=None):
+    def _residual_args(self, out, residual, residual_clip):
+        """(res, rlo, rhi) kernel arguments of a fused residual ADD (common.cuh gl_residual):
+        `residual` is read at out's offsets, so it must have out's shape and strides."""
+        if residual is None:
+            return (None, *_clip(None))
+        if residual.dtype != np.float32 or residual.shape != out.shape or \
+                residual.strides != out.strides:
+            raise ValueError(f"a fused residual must be float32 laid out like the output "
+                             f"{out.shape} {out.strides}, got {residual.dtype} {residual.shape} "
+                             f"{residual.strides}")
+        return (residual, *_clip(residual_clip))
+
+    def gemm(self, a, b, out, bias=None, clip=None, residual=None, residual_clip=None):
         """out[..., m, n] = clamp(a[..., m, :] @ b[..., :, n] + bias[n]), float32.
 
         a [..., M, K], b [..., K, N] and out [..., M, N] may be strided views (transposes
         need no copy); their batch dims broadcast NumPy-style to out's (at most 3 after merging
-        contiguous dims). bias is [N] or None, clip (lo, hi) or None. Usable inside a CUDA
-        graph: nothing is allocated."""
+        contiguous dims). bias is [N] or None, clip (lo, hi) or None. With `residual` (out's
+        shape and strides) the result is clamp(that + residual, residual_clip): a following
+        ADD fused into the epilogue. Usable inside a CUDA graph: nothing is allocated."""
         for name, arr in (("a", a), ("b", b), ("out", out)):
             if arr.dtype != np.float32:
                 raise TypeError(f"gemm: {name} must be float32, not {arr.dtype}")
@@ -188,7 +206,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
         if bias is not None and not bias.flags.c_contiguous:
             bias = self._dev.ascontiguous(bias)
         lo, hi = _clip(clip)
-        self._gemm_run(plan, a, b, bias, out, lo, hi)
+        self._gemm_run(plan, a, b, bias, out, lo, hi, residual, residual_clip)
 
     @staticmethod
     def _plan_gemm(a, b, out, bias):
@@ -263,7 +281,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
 
             plans = {}  # batch size -> GEMM launch plan
 
-            def conv2d_1x1(x, w, bias, out, clip=None):
+            def conv2d_1x1(x, w, bias, out, clip=None, residual=None, residual_clip=None):
                 n = x.shape[0]
                 plan = plans.get(n)
                 if plan is None:
@@ -277,7 +295,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
                 wm = wdev if wdev is not None else self._dense(w, "filter")
                 lo, hi = _clip(clip)
                 self._gemm_run(plan, self._dense(x, "input"), wm, self._dense(bias, "bias"),
-                               out, lo, hi)
+                               out, lo, hi, residual, residual_clip)
             return conv2d_1x1
 
         fn = self._fn("conv2d.cu", "conv2d_igemm")
@@ -286,7 +304,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
         _i32(h * wd * cin, "input image size")
         _i32(k * cout, "filter size")
 
-        def conv2d(x, w, bias, out, clip=None):
+        def conv2d(x, w, bias, out, clip=None, residual=None, residual_clip=None):
             m = x.shape[0] * oh * ow
             if m == 0 or cout == 0:
                 return
@@ -296,7 +314,8 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
             grid = (_cdiv(m, 64), _cdiv(cpo, 64), groups)
             self._dev.launch(fn, grid, _BLOCK,
                              (x, wm, self._dense(bias, "bias"), out, _i32(m, "N*OH*OW"),
-                              *geometry, _i64(wsk), _i64(wsn), lo, hi))
+                              *geometry, _i64(wsk), _i64(wsn), lo, hi,
+                              *self._residual_args(out, residual, residual_clip)))
         return conv2d
 
     # -- DEPTHWISE_CONV_2D -----------------------------------------------------------------------

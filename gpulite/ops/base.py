@@ -76,6 +76,9 @@ class NodeContext:
         self.stateful = False  # set by ops whose result must not be computed at prepare
         self.dynamic_outputs: set = set()  # output positions whose shape is known only at run
         self.values_read: dict = {}  # input position -> runtime value that prepare depended on
+        # set by ops whose kernel can absorb a float ADD reading their output: a function
+        # (add_clamp) -> run(ins + [residual], [add_output]) (gpulite.fusion)
+        self.residual_epilogue = None
 
     # -- errors ------------------------------------------------------------------------------
     def fail(self, message: str):
@@ -158,15 +161,15 @@ def same_type_io(ctx: NodeContext, types):
 # -- fused activations ------------------------------------------------------------------------
 
 # ActivationFunctionType code -> (lo, hi) clamp; TANH (4) and SIGN_BIT (5) are not clamps.
-_CLAMPS = {0: None, 1: (0.0, np.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
+ACTIVATION_CLAMPS = {0: None, 1: (0.0, np.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
 
 
 def activation_range(ctx: NodeContext, code: int | None = None):
     """The clamp for the op's fused activation, or None when there is none."""
     code = ctx.options.get("fused_activation_function", 0) if code is None else code
-    if code not in _CLAMPS:
+    if code not in ACTIVATION_CLAMPS:
         ctx.fail(f"fused activation {code} is not supported")
-    return _CLAMPS[code]
+    return ACTIVATION_CLAMPS[code]
 
 
 def clip_ufunc(xp):

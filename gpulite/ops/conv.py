@@ -121,14 +121,27 @@ def _check_bias(ctx, bias, cout):
         ctx.require(bias.size == cout, f"bias has {bias.size} values for {cout} channels")
 
 
-def bind_kernel(ctx, kernel, w, x_pos, w_pos, bias_pos):
-    """run() calling `kernel(x, w, bias, out, clamp)`; constant filters were baked in."""
+def bind_kernel(ctx, kernel, w, x_pos, w_pos, bias_pos, residual=False):
+    """run() calling `kernel(x, w, bias, out, clamp)`; constant filters were baked in.
+    With `residual`, the kernel also takes residual= / residual_clip= and the op offers to
+    absorb a following ADD (ctx.residual_epilogue)."""
     clamp = activation_range(ctx)
     const_w = w.value is not None
+    n_ins = len(ctx.inputs)
 
     def run(ins, outs):
         kernel(ins[x_pos], None if const_w else ins[w_pos],
-               ins[bias_pos] if len(ins) > bias_pos else None, outs[0], clamp)
+               ins[bias_pos] if n_ins > bias_pos else None, outs[0], clamp)
+
+    def with_residual(add_clamp):
+        def run_fused(ins, outs):  # ins: the op's own, then the ADD's other operand
+            kernel(ins[x_pos], None if const_w else ins[w_pos],
+                   ins[bias_pos] if n_ins > bias_pos else None, outs[0], clamp,
+                   residual=ins[n_ins], residual_clip=add_clamp)
+        return run_fused
+
+    if residual:
+        ctx.residual_epilogue = with_residual
     return run
 
 
@@ -153,7 +166,8 @@ def prepare_conv2d(ctx):
             and ctx.executor.runtime.has_hybrid_ops):
         make = in_order
     kernel = make(x.shape, w.shape, stride, dil, pad_tl, out_hw, weights=w.value)
-    return bind_kernel(ctx, kernel, w, 0, 1, 2)
+    residual = make is not in_order and getattr(ctx.backend.kernels, "fuses_residual_add", False)
+    return bind_kernel(ctx, kernel, w, 0, 1, 2, residual)
 
 
 def prepare_depthwise_conv2d(ctx):

@@ -53,11 +53,21 @@ def prepare_fully_connected(ctx):
         w_dev = None if w.value is None else \
             ctx.backend.kernels.upload_float32(np.asarray(w.value).T)
 
-        def run_device(ins, outs):
+        n_ins = len(ctx.inputs)
+
+        def run_device(ins, outs, residual=None, add_clamp=None):
             wt = w_dev if w_dev is not None else ins[1].T
-            bias_arr = ins[2] if len(ins) > 2 else None
+            bias_arr = ins[2] if n_ins > 2 else None
             device_gemm(ins[0].reshape(rows, depth), wt, outs[0].reshape(rows, units),
-                        bias_arr, clamp)
+                        bias_arr, clamp, residual, add_clamp)
+
+        def with_residual(add_clamp):
+            def run_fused(ins, outs):  # ins: the op's own, then the ADD's other operand
+                run_device(ins, outs, ins[n_ins].reshape(rows, units), add_clamp)
+            return run_fused
+
+        if getattr(ctx.backend.kernels, "fuses_residual_add", False):
+            ctx.residual_epilogue = with_residual
         return run_device
 
     # transpose constant weights once so the GEMM reads them contiguously

@@ -1,0 +1,135 @@
+"""Residual ADDs fused into the producing kernel's epilogue (gpulite/fusion.py), on the emulated
+CUDA backend (tests/emulated_device.py: the real CudaKernels launch code, kernels compiled with
+g++).
+
+The fused step must give bit for bit what the two ops give separately on the same backend
+(experimental_preserve_all_tensors=True turns fusion off), and stay within float32 rounding of
+the CPU backend. Cases that must not fuse are checked by the steps the executor built.
+"""
+
+import numpy as np
+import pytest
+
+cuda_emulator = pytest.importorskip("cuda_emulator")
+if not cuda_emulator.available():
+    pytest.skip("g++ is needed to emulate the CUDA kernels", allow_module_level=True)
+
+import gpulite  # noqa: E402
+from gpulite.writer import ModelBuilder  # noqa: E402
+from emulated_device import EmuBackend, cpu_run, route_to, run_first  # noqa: E402
+
+RTOL, ATOL = 2e-5, 2e-5
+SHAPE = (2, 6, 7, 8)
+
+
+@pytest.fixture
+def emulated(monkeypatch):
+    backend = EmuBackend()
+    route_to(monkeypatch, backend)
+    return backend
+
+
+def residual_block(residual_first=False, add_act=1, conv_is_output=False, extra_reader=False,
+                   residual_shape=SHAPE, late_residual=False):
+    """x -> CONV_2D 3x3 (relu6) -> CONV_2D 1x1 -> h; y = ADD(h, r) with r = x, or r =
+    NEG(x) computed after the convolutions (late_residual), or a constant of residual_shape."""
+    rng = np.random.default_rng(3)
+    c = SHAPE[-1]
+    b = ModelBuilder()
+    x = b.add_input(SHAPE, np.float32, name="x")
+    w1 = b.add_constant(rng.standard_normal((c, 3, 3, c)).astype(np.float32) * 0.3)
+    w2 = b.add_constant(rng.standard_normal((c, 1, 1, c)).astype(np.float32) * 0.3)
+    bias = b.add_constant(rng.standard_normal(c).astype(np.float32))
+    h1 = b.add_tensor(SHAPE, np.float32, name="h1")
+    h = b.add_output(SHAPE, np.float32, name="h") if conv_is_output else \
+        b.add_tensor(SHAPE, np.float32, name="h")
+    y = b.add_output(SHAPE, np.float32, name="y")
+    b.add_operator("CONV_2D", [x, w1, bias], [h1], {"padding": 0, "stride_w": 1, "stride_h": 1,
+                                                    "fused_activation_function": 3})
+    b.add_operator("CONV_2D", [h1, w2, bias], [h], {"padding": 0, "stride_w": 1,
+                                                    "stride_h": 1})
+    if residual_shape != SHAPE:
+        r = b.add_constant(rng.standard_normal(residual_shape).astype(np.float32))
+    elif late_residual:
+        r = b.add_tensor(SHAPE, np.float32, name="r")
+        b.add_operator("NEG", [x], [r])
+    else:
+        r = x
+    b.add_operator("ADD", [r, h] if residual_first else [h, r], [y],
+                   {"fused_activation_function": add_act})
+    if extra_reader:
+        z = b.add_output(SHAPE, np.float32, name="z")
+        b.add_operator("RELU", [h], [z])
+    return b.build()
+
+
+def fc_block(rows=3, depth=40):
+    """y = ADD(FULLY_CONNECTED(x), x) (relu6)."""
+    rng = np.random.default_rng(5)
+    b = ModelBuilder()
+    x = b.add_input((rows, depth), np.float32, name="x")
+    w = b.add_constant(rng.standard_normal((depth, depth)).astype(np.float32) * 0.2)
+    h = b.add_tensor((rows, depth), np.float32, name="h")
+    y = b.add_output((rows, depth), np.float32, name="y")
+    b.add_operator("FULLY_CONNECTED", [x, w], [h], {"fused_activation_function": 0})
+    b.add_operator("ADD", [h, x], [y], {"fused_activation_function": 3})
+    return b.build()
+
+
+def step_names(it):
+    return [op.name for _run, _ins, _outs, op in it._executor(0).steps]
+
+
+def run_model(content, x, **kw):
+    it = gpulite.Interpreter(model_content=content, **kw)
+    it.allocate_tensors()
+    return it, run_first(it, x)
+
+
+@pytest.mark.parametrize("model,shape,fused,clamped", [
+    (residual_block(), SHAPE, "CONV_2D+ADD", True),
+    (residual_block(residual_first=True, add_act=0), SHAPE, "CONV_2D+ADD", False),
+    (residual_block(late_residual=True, add_act=3), SHAPE, "CONV_2D+ADD", True),
+    (fc_block(), (3, 40), "FULLY_CONNECTED+ADD", True),
+], ids=["conv_add_relu", "add_residual_first", "residual_computed_later", "fc_add_relu6"])
+def test_fused_step_is_exactly_the_two_ops(emulated, model, shape, fused, clamped):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32) * 2
+    it, out = run_model(model, x)
+    names = step_names(it)
+    assert fused in names and "ADD" not in names
+    separate, expect = run_model(model, x, experimental_preserve_all_tensors=True)
+    assert "ADD" in step_names(separate)
+    np.testing.assert_array_equal(out, expect)
+    np.testing.assert_allclose(out, cpu_run(model, x), rtol=RTOL, atol=ATOL)
+    assert (out < 0).any() != clamped  # the ADD's clamp took effect, or there is none
+    # the next invoke, on new values, still computes
+    x2 = x[::-1].copy()
+    np.testing.assert_allclose(run_first(it, x2), cpu_run(model, x2), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("kw", [
+    {"conv_is_output": True},  # the intermediate is a model output
+    {"extra_reader": True},  # another op reads it
+    {"residual_shape": (1, 1, 1, SHAPE[-1])},  # broadcast ADD
+], ids=["conv_output_is_model_output", "second_reader", "broadcast"])
+def test_not_fused_where_the_intermediate_is_visible_or_shapes_differ(emulated, kw):
+    model = residual_block(**kw)
+    x = np.random.default_rng(2).standard_normal(SHAPE).astype(np.float32)
+    it, out = run_model(model, x)
+    assert step_names(it).count("ADD") == 1 and not any("+" in n for n in step_names(it))
+    np.testing.assert_allclose(out, cpu_run(model, x), rtol=RTOL, atol=ATOL)
+
+
+def test_the_cpu_backend_never_fuses():
+    it = gpulite.Interpreter(model_content=residual_block(), device="cpu")
+    it.allocate_tensors()
+    assert "ADD" in step_names(it) and not any("+" in n for n in step_names(it))
+
+
+def test_profile_names_the_fused_step(emulated):
+    it = gpulite.Interpreter(model_content=residual_block())
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], np.ones(SHAPE, np.float32))
+    from gpulite.profiler import profile_ops
+    records = profile_ops(it, runs=1)
+    assert [(r.node_type, r.name) for r in records] == [("CONV_2D", "h1"), ("CONV_2D+ADD", "y")]
