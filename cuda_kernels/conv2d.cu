@@ -25,7 +25,6 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
     __shared__ float As[GL_TK][GL_TM + 1];
     __shared__ float Bs[GL_TK][GL_TN + 1];
     const int t = threadIdx.x;
-    const int tx = t & 15, ty = t >> 4;
     const int m0 = blockIdx.x * GL_TM, n0 = blockIdx.y * GL_TN;
     const int g = blockIdx.z;
     const int K = KH * KW * Cpg;
@@ -54,17 +53,15 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
         }
         gl_load_b_tile(Bs, wg, K, Cpo, k0, n0, wsk, wsn, t);
         __syncthreads();
-        gl_tile_fma(As, Bs, acc, tx, ty);
+        gl_tile_step(As, Bs, acc, t);
         __syncthreads();
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-        const int m = m0 + ty + 16 * i;
-        if (m >= M) continue;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-            const int co = n0 + tx + 16 * j;
-            if (co >= Cpo) continue;
+            const int m = m0 + gl_acc_row(t, i, j), co = n0 + gl_acc_col(t, i, j);
+            if (m >= M || co >= Cpo) continue;
             const int c = g * Cpo + co;
             float v = acc[i][j];
             if (bias) v += bias[c];

@@ -1,5 +1,6 @@
 // Float32 GEMM for FULLY_CONNECTED, BATCH_MATMUL and 1x1 convolutions, with a bias + clamp
-// epilogue (and a fused residual ADD, gl_residual, read at C's offsets). Plain kernels (no cuBLAS), so they can be captured into a CUDA graph.
+// epilogue (and a fused residual ADD, gl_residual, read at C's offsets). Plain kernels (no
+// cuBLAS), so they can be captured into a CUDA graph.
 //
 //   C[b][m][n] = clamp(sum_k A[b][m][k] * B[b][k][n] + bias[b*sbias + n], lo, hi)
 //
@@ -8,9 +9,11 @@
 // (b0, b1, b2) with extents (batch / (bd1*bd2), bd1, bd2); the offset of batch b in A is
 // b0*sa0 + b1*sa1 + b2*sa2 (likewise B and C). `bias` may be null.
 //
-// gemm_tiled:  64x64 tiles, grid (ceil(M/64), ceil(N/64), min(batch, 65535)).
+// gemm_tiled:  64x64 tiles, grid (ceil(M/64), ceil(N/64), min(batch, 65535)); compiled with
+//              GL_PRECISION 1 / 2 it runs on tensor cores in tf32 / fp16 (gemm_tile.cuh).
 // gemm_smallm: few rows (M <= 16): one thread per column, the K loop split over 8 warps and
 //              summed in shared memory; grid (ceil(N/32), ceil(M/4), min(batch, 65535)).
+//              Always float32: it reads each weight once, tensor cores would not help.
 // Both use 256 threads per block.
 #include "common.cuh"
 #include "gemm_tile.cuh"
@@ -26,7 +29,6 @@ gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
     __shared__ float As[GL_TK][GL_TM + 1];
     __shared__ float Bs[GL_TK][GL_TN + 1];
     const int t = threadIdx.x;
-    const int tx = t & 15, ty = t >> 4;
     const int m0 = blockIdx.x * GL_TM, n0 = blockIdx.y * GL_TN;
     const bool k_fast = (sak == 1);  // A row-major: 16 threads read 16 consecutive k
 
@@ -53,18 +55,16 @@ gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
             }
             gl_load_b_tile(Bs, b, K, N, k0, n0, sbk, sbn, t);
             __syncthreads();
-            gl_tile_fma(As, Bs, acc, tx, ty);
+            gl_tile_step(As, Bs, acc, t);
             __syncthreads();
         }
         const float* bb = bias ? bias + bi * sbias : nullptr;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const int m = m0 + ty + 16 * i;
-            if (m >= M) continue;
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
-                const int n = n0 + tx + 16 * j;
-                if (n >= N) continue;
+                const int m = m0 + gl_acc_row(t, i, j), n = n0 + gl_acc_col(t, i, j);
+                if (m >= M || n >= N) continue;
                 float v = acc[i][j];
                 if (bb) v += bb[n];
                 const long long at = (c - C) + m * scm + n * scn;

@@ -206,7 +206,7 @@ def cmd_bench(args) -> int:
     if args.runs < 1 or args.warmup < 0:
         raise CliError("--runs must be at least 1 and --warmup at least 0")
     kw = {} if args.num_threads is None else {"num_threads": args.num_threads}
-    it, label, _size = _open_interpreter(args.model, args.device, **kw)
+    it, label, _size = _open_interpreter(args.model, args.device, precision=args.precision, **kw)
     try:
         it.allocate_tensors()
         rng = np.random.default_rng(args.seed)
@@ -229,7 +229,8 @@ def cmd_bench(args) -> int:
         raise CliError(_one_line(exc)) from exc
     ms = sorted(t * 1e3 for t in times)
     print(f"model: {label}")
-    print(f"device: {it.device}, num_threads: {args.num_threads or 'default'}")
+    print(f"device: {it.device}, num_threads: {args.num_threads or 'default'}, "
+          f"precision: {it.precision}")
     print(f"invoke over {len(ms)} runs after {args.warmup} warm-up: median {statistics.median(ms):.3f} "
           f"ms, min {ms[0]:.3f} ms, max {ms[-1]:.3f} ms")
     if it.device != "cpu":
@@ -418,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--num_threads", type=int, default=None, metavar="N",
                    help="passed to Interpreter(num_threads=N)")
     b.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default: 0)")
+    b.add_argument("--precision", choices=("float32", "tf32", "fp16"), default="float32",
+                   help="CUDA GEMM / convolution precision (default: exact float32)")
     b.add_argument("--enable_op_profiling", action="store_true",
                    help="print per-op times in the layout of TFLite's benchmark_model")
     b.set_defaults(func=cmd_bench)

@@ -35,8 +35,9 @@ BACKEND_OPTIONS: tuple = ("--std=c++17",)
 
 # Every (file -> tuple of define dicts) the backend compiles.
 SPECIALISATIONS: dict = {
-    "gemm.cu": ({},),
-    "conv2d.cu": ({},),
+    # float32, and the opt-in tensor-core precisions (GL_PRECISION 1 = tf32, 2 = fp16)
+    "gemm.cu": ({}, {"GL_PRECISION": 1}, {"GL_PRECISION": 2}),
+    "conv2d.cu": ({}, {"GL_PRECISION": 1}, {"GL_PRECISION": 2}),
     "depthwise.cu": ({},),
     "transpose_conv.cu": ({},),
     "conv3d.cu": ({},),

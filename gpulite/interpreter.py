@@ -58,7 +58,7 @@ class Interpreter:
     def __init__(self, model_path=None, model_content=None, experimental_delegates=None,
                  num_threads=None, experimental_op_resolver_type=OpResolverType.AUTO,
                  experimental_preserve_all_tensors=False, device="auto", custom_ops=None,
-                 cuda_graphs=True, **_ignored_experimental_flags):
+                 cuda_graphs=True, precision="float32", **_ignored_experimental_flags):
         if not isinstance(experimental_op_resolver_type, OpResolverType):
             # LiteRT's enum or an equal-named one is fine; anything else is an error
             name = getattr(experimental_op_resolver_type, "name", None)
@@ -81,7 +81,7 @@ class Interpreter:
                              "device='cuda' or device='cpu'")
         self._model = (model_mod.load(model_path=model_path) if has_path
                        else model_mod.parse(model_content))
-        self._backend = backends.select(device, num_threads)
+        self._backend = backends.select(device, num_threads, precision)
         self._runtime = Runtime(self._model, self._backend,
                                 preserve_all_tensors=bool(experimental_preserve_all_tensors),
                                 custom_ops=custom_ops, cuda_graphs=cuda_graphs)
@@ -92,6 +92,12 @@ class Interpreter:
     @property
     def device(self) -> str:
         return self._backend.name
+
+    @property
+    def precision(self) -> str:
+        """The precision the float GEMMs and convolutions run at: what `precision=` asked
+        for on CUDA; always 'float32' on the CPU path."""
+        return getattr(self._backend.kernels, "precision", "float32")
 
     def graph_status(self, subgraph_index: int = 0) -> str:
         """How invoke() runs on this backend: 'graph' once it replays a CUDA graph (from the

@@ -378,6 +378,74 @@ def test_residual_must_be_laid_out_like_the_output(dev, kernels):
         with pytest.raises(ValueError, match="fused residual"):
             kernels.gemm(a, b, out, residual=bad)
 
+# -- reduced precision: tensor cores on tf32 / fp16 operands (Interpreter(precision=...)) -------
+
+def round_tf32(x):
+    """float32 -> tf32 values as cvt.rna.tf32.f32 rounds (nearest, ties away from zero)."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32)
+    finite = (u & 0x7F800000) != 0x7F800000
+    r = np.where(finite, (u + np.uint32(0x1000)) & np.uint32(0xFFFFE000), u)
+    return r.astype(np.uint32).view(np.float32)
+
+
+def round_operands(x, precision):
+    return round_tf32(x) if precision == "tf32" else x.astype(np.float16).astype(np.float32)
+
+
+def check_reduced_precision(out, rounded, exact, bound):
+    """`out` must be the product of the rounded operands summed in float32 (within `bound`),
+    and much further from the exact product than that: proof that the operands were rounded."""
+    np.testing.assert_array_less(np.abs(out - rounded), bound)
+    assert np.abs(out - exact).max() > 5 * np.abs(out - rounded).max()
+
+
+def test_round_tf32_matches_hand_computed_values():
+    half_ulp = 2.0 ** -11  # tf32 keeps 10 mantissa bits
+    x = np.array([1.0, 1 + half_ulp, 1 + half_ulp - 2.0 ** -23, -(1 + half_ulp), np.inf,
+                  np.finfo(np.float32).max], np.float32)
+    np.testing.assert_array_equal(round_tf32(x), np.array(
+        [1.0, 1 + 2 * half_ulp, 1.0, -(1 + 2 * half_ulp), np.inf, np.inf], np.float32))
+    assert np.isnan(round_tf32(np.float32(np.nan)))
+
+
+@pytest.mark.parametrize("precision", ["tf32", "fp16"])
+@pytest.mark.parametrize("m,k,n", [(70, 33, 65), (130, 16, 8)])
+def test_gemm_reduced_precision_rounds_operands(dev, precision, m, k, n):
+    from gpulite.backends.cuda import CudaKernels
+    rng = np.random.default_rng(m + k + n)
+    a, b, bias = rand(rng, (m, k)), rand(rng, (k, n)), rand(rng, n)
+    out = dev.empty((m, n), np.float32)
+    CudaKernels(dev, precision).gemm(dev.upload_host(a), dev.upload_host(b), out,
+                                     dev.upload_host(bias))
+    ar, br = (round_operands(v, precision).astype(np.float64) for v in (a, b))
+    bound = 1e-5 * (np.abs(ar) @ np.abs(br) + np.abs(bias)) + 1e-6
+    check_reduced_precision(dev.host(out), ar @ br + bias, a.astype(np.float64) @ b + bias,
+                            bound)
+    assert dev.launches[-1][0] == "gemm_tiled"
+
+
+@pytest.mark.parametrize("precision", ["tf32", "fp16"])
+@pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[2], CONV_CASES[4]],
+                         ids=["3x3", "grouped_dilated", "1x1"])
+def test_conv2d_reduced_precision_rounds_operands(dev, precision, case):
+    from gpulite.backends.cuda import CudaKernels
+    n, h, w, cin, cout, kh, kw, groups, stride, dil, pad = case
+    rng = np.random.default_rng(sum(case[:8]))
+    x, wt = rand(rng, (n, h, w, cin)), rand(rng, (cout, kh, kw, cin // groups))
+    out_hw, pads = geometry(pad, (h, w), (kh, kw), stride, dil)
+    args = (x.shape, wt.shape, stride, dil, pads, out_hw)
+    out = dev.empty((n, *out_hw, cout), np.float32)
+    CudaKernels(dev, precision).make_conv2d(*args, weights=wt)(dev.upload_host(x), None, None,
+                                                                out, None)
+    refs = []
+    for xv, wv in ((round_operands(x, precision), round_operands(wt, precision)), (x, wt),
+                   (np.abs(round_operands(x, precision)), np.abs(round_operands(wt, precision)))):
+        ref = np.empty(out.shape, np.float32)  # the CPU kernel on the (rounded) operands
+        conv.make_conv2d(*args, weights=wv)(xv, None, None, ref, None)
+        refs.append(ref.astype(np.float64))
+    rounded, exact, magnitude = refs
+    check_reduced_precision(dev.host(out), rounded, exact, 1e-5 * magnitude + 1e-5)
+
 # -- SOFTMAX / LOG_SOFTMAX -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("log,beta", [(False, 1.0), (False, 0.37), (True, 1.0)],

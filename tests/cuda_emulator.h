@@ -128,3 +128,86 @@ static int emu_launch(void (*k)(P...), unsigned gx, unsigned gy, unsigned gz, un
     return emu::run_grid({gx, gy, gz}, {bx, by, bz},
                          [=] { emu_call(k, args, std::index_sequence_for<P...>{}); });
 }
+
+// -- tensor cores (cuda_kernels/tensor_core.cuh) ---------------------------------------------------
+// The PTX instructions as the hardware defines them: conversions round like cvt.rna.tf32.f32 and
+// cvt.rn.f16.f32; an mma is warp-collective, so each lane publishes its A and B fragment
+// registers, the block meets at a barrier (the kernels issue mma in uniform control flow), and
+// each lane computes its four D registers from the fragments of the lanes that own the values,
+// following the fragment layouts in tensor_core.cuh. Products of tf32 / fp16 values are exact in
+// float; they are summed in float, in k order.
+#define GL_EMULATOR 1
+
+namespace emu {
+static unsigned mma_a[1024][4], mma_b[1024][2];
+
+static inline float bits_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline float half_float(unsigned short h) {
+    _Float16 v;
+    std::memcpy(&v, &h, 2);
+    return (float)v;
+}
+
+template <class AValue, class BValue>
+static void mma(float d[4], const unsigned a[4], const unsigned b[2], int K, AValue a_at,
+                BValue b_at) {
+    const int me = current, lane = me & 31, base = me - lane;
+    std::memcpy(mma_a[me], a, sizeof mma_a[me]);
+    std::memcpy(mma_b[me], b, sizeof mma_b[me]);
+    __syncthreads();
+    const int g = lane >> 2, q = lane & 3;
+    float out[4];
+    for (int r = 0; r < 4; ++r) {
+        const int row = g + 8 * (r >> 1), col = 2 * q + (r & 1);
+        float s = d[r];
+        for (int k = 0; k < K; ++k) s += a_at(base, row, k) * b_at(base, k, col);
+        out[r] = s;
+    }
+    __syncthreads();  // every lane has read the fragments before any publishes new ones
+    for (int r = 0; r < 4; ++r) d[r] = out[r];
+}
+}  // namespace emu
+
+static inline unsigned gl_to_tf32(float x) {
+    unsigned u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return u;  // inf, NaN
+    return (u + 0x1000u) & ~0x1fffu;  // nearest, ties away from zero (sign-magnitude)
+}
+
+static inline unsigned gl_to_f16x2(float lo, float hi) {
+    const _Float16 l = (_Float16)lo, h = (_Float16)hi;  // nearest even
+    unsigned short lb, hb;
+    std::memcpy(&lb, &l, 2);
+    std::memcpy(&hb, &h, 2);
+    return (unsigned)lb | ((unsigned)hb << 16);
+}
+
+static inline void gl_mma_tf32(float d[4], const unsigned a[4], const unsigned b[2]) {
+    emu::mma(
+        d, a, b, 8,
+        [](int base, int row, int k) {
+            return emu::bits_float(emu::mma_a[base + (row & 7) * 4 + (k & 3)][(row >> 3) + 2 * (k >> 2)]);
+        },
+        [](int base, int k, int col) {
+            return emu::bits_float(emu::mma_b[base + col * 4 + (k & 3)][k >> 2]);
+        });
+}
+
+static inline void gl_mma_f16(float d[4], const unsigned a[4], const unsigned b[2]) {
+    emu::mma(
+        d, a, b, 16,
+        [](int base, int row, int k) {
+            const unsigned w = emu::mma_a[base + (row & 7) * 4 + ((k & 7) >> 1)][(row >> 3) + 2 * (k >> 3)];
+            return emu::half_float((unsigned short)((k & 1) ? w >> 16 : w & 0xffffu));
+        },
+        [](int base, int k, int col) {
+            const unsigned w = emu::mma_b[base + col * 4 + ((k & 7) >> 1)][k >> 3];
+            return emu::half_float((unsigned short)((k & 1) ? w >> 16 : w & 0xffffu));
+        });
+}

@@ -170,7 +170,7 @@ class EmuDevice:
         return arr
 
     def upload_host(self, host):
-        src = np.ascontiguousarray(host)
+        src = np.asarray(host, order="C")  # a 0-d array stays 0-d, as CuPy keeps it
         arr = self.empty(src.shape, src.dtype)
         arr[...] = src
         return arr

@@ -37,10 +37,10 @@ class EmuBackend(CpuBackend):
 
     name = "cuda-emulated"
 
-    def __init__(self, num_threads=None):
+    def __init__(self, num_threads=None, precision="float32"):
         super().__init__(num_threads)
         self.dev = HostEmu()
-        self.kernels = CudaKernels(self.dev)
+        self.kernels = CudaKernels(self.dev, precision)
 
     def allocate(self, nbytes):
         return self.dev.empty((max(int(nbytes), 0),), np.uint8)  # 64-byte aligned
@@ -129,8 +129,9 @@ def route_to(monkeypatch, backend):
     """Interpreters get `backend` for every device but "cpu", which stays the real CPU backend
     (the reference)."""
     real = backends.select
-    monkeypatch.setattr(backends, "select", lambda device="auto", num_threads=None:
-                        real(device, num_threads) if device == "cpu" else backend)
+    monkeypatch.setattr(backends, "select",
+                        lambda device="auto", num_threads=None, precision="float32":
+                        real(device, num_threads, precision) if device == "cpu" else backend)
 
 
 @pytest.fixture

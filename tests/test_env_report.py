@@ -238,7 +238,7 @@ def test_backend_selection_that_raises(monkeypatch, capsys):
 
 def test_a_cuda_backend_that_cannot_start_shows_the_fallback_warning(monkeypatch, capsys,
                                                                      gpu_cupy):
-    def broken(num_threads=None, device_id=None):
+    def broken(num_threads=None, device_id=None, precision="float32"):
         raise OSError("cudaErrorInsufficientDriver")
     monkeypatch.setattr(cuda_mod, "CudaBackend", broken)
     monkeypatch.setitem(sys.modules, "pynvml", None)

@@ -44,6 +44,10 @@ _FUNCTIONS: dict = {}      # (device id, file, defines key, name) -> cupy.cuda.F
 
 _POOL_KINDS = {"max": 0, "average": 1, "l2": 2}
 
+# Interpreter(precision=...) -> the defines of the tiled GEMM / implicit-GEMM convolution kernels
+# (gemm_tile.cuh): exact float32 by default, or tensor cores on tf32- / fp16-rounded operands
+PRECISIONS = {"float32": {}, "tf32": {"GL_PRECISION": 1}, "fp16": {"GL_PRECISION": 2}}
+
 # Ops whose prepare builds one of this backend's RawModule kernels, in their float or quantised
 # forms (OPS.md's CUDA column).
 # Every other op runs through CuPy (`xp`) in its generic code. None of it has run on a GPU yet.
@@ -86,6 +90,12 @@ def _clip(clip) -> tuple:
     return args
 
 
+def _c_order(host, dtype=None) -> np.ndarray:
+    """A C-contiguous NumPy copy (or the array itself) that keeps a 0-d array 0-d, which
+    np.ascontiguousarray does not (it returns at least 1-D)."""
+    return np.asarray(host, dtype=dtype, order="C")
+
+
 def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -115,8 +125,13 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
     # output can run in their epilogue (gpulite.fusion)
     fuses_residual_add = True
 
-    def __init__(self, dev):
+    def __init__(self, dev, precision: str = "float32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
+                             f"not {precision!r}")
         self._dev = dev
+        self.precision = precision
+        self._tiled = PRECISIONS[precision]  # defines of gemm_tiled and conv2d_igemm
         self._gemm_plans: dict = {}
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -132,7 +147,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
         return arr if arr.flags.c_contiguous else self._dev.ascontiguous(arr)
 
     def _upload_weights(self, host):
-        return self._dev.upload_host(np.ascontiguousarray(host, dtype=np.float32))
+        return self._dev.upload_host(_c_order(host, np.float32))
 
     def upload_float32(self, host):
         """A constant (weights prepared on the host) as a contiguous float32 device array."""
@@ -140,7 +155,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
 
     def upload_int64(self, host):
         """A constant (e.g. a quantised bias) as a contiguous int64 device array."""
-        return self._dev.upload_host(np.ascontiguousarray(host, dtype=np.int64))
+        return self._dev.upload_host(_c_order(host, np.int64))
 
     # -- GEMM ------------------------------------------------------------------------------------
     def _gemm_plan(self, m, n, k, sa, sb, sc, dims, ab, bb, cb, sbias):
@@ -155,7 +170,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
             fn = self._fn("gemm.cu", "gemm_smallm")
             grid = (_cdiv(n, 32), _cdiv(m, 4), min(batch, _GRID_YZ))
         else:
-            fn = self._fn("gemm.cu", "gemm_tiled")
+            fn = self._fn("gemm.cu", "gemm_tiled", self._tiled)
             grid = (_cdiv(m, 64), _cdiv(n, 64), min(batch, _GRID_YZ))
             if grid[1] > _GRID_YZ:
                 raise ValueError(f"GEMM with {n} columns is too wide for one launch")
@@ -276,7 +291,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
             return self._dense(w, "filter"), 1, k  # raw [g*Cpo + co][k]
 
         if pointwise:
-            self._fn("gemm.cu", "gemm_tiled")  # compile now, at prepare
+            self._fn("gemm.cu", "gemm_tiled", self._tiled)  # compile now, at prepare
             self._fn("gemm.cu", "gemm_smallm")
 
             plans = {}  # batch size -> GEMM launch plan
@@ -298,7 +313,7 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
                                out, lo, hi, residual, residual_clip)
             return conv2d_1x1
 
-        fn = self._fn("conv2d.cu", "conv2d_igemm")
+        fn = self._fn("conv2d.cu", "conv2d_igemm", self._tiled)
         geometry = tuple(_i32(v) for v in (h, wd, cin, oh, ow, cout, kh, kw, cpg, cpo, sh, sw,
                                            dh, dw, pt, pl))
         _i32(h * wd * cin, "input image size")
@@ -479,7 +494,8 @@ class CudaBackend:
     name = "cuda"
     supports_graphs = True  # steady-state invokes replay a CUDA graph (gpulite.graph_replay)
 
-    def __init__(self, num_threads: int | None = None, device_id: int | None = None):
+    def __init__(self, num_threads: int | None = None, device_id: int | None = None,
+                 precision: str = "float32"):
         import cupy  # imported here, never at module import
         from .cpu import CpuBackend
         self.num_threads = num_threads
@@ -494,7 +510,7 @@ class CudaBackend:
         with self.device:
             self.stream = cupy.cuda.Stream(non_blocking=True)
         self.compute_capability = str(self.device.compute_capability)
-        self.kernels = CudaKernels(self)
+        self.kernels = CudaKernels(self, precision)
         self._mirrors: dict = {}   # (ptr, shape, dtype, nbytes) -> (device view, pinned array)
         self._pending: set = set()  # mirror keys to upload before the next invoke
 
@@ -539,7 +555,7 @@ class CudaBackend:
 
     def upload_host(self, host):
         """A new device array holding a copy of host data (NumPy or array-like)."""
-        arr = np.ascontiguousarray(host)
+        arr = _c_order(host)
         with self.device, self.stream:
             dev = self.cp.empty(arr.shape, arr.dtype)
             if arr.size:
@@ -609,7 +625,7 @@ class CudaBackend:
                 host = np.broadcast_to(host, dst.shape)
             if dst.flags.c_contiguous:
                 with self.device:
-                    dst.set(np.ascontiguousarray(host), stream=self.stream)
+                    dst.set(_c_order(host), stream=self.stream)
                 return
             src = self.upload_host(host)
         else:
