@@ -70,3 +70,33 @@ conv2d_igemm(const float* __restrict__ x, const float* __restrict__ w,
         }
     }
 }
+
+// CONV_2D summed in TFLite's reference order, for the small float convolutions of
+// dynamic-range models (gpulite/ops/conv.py: a last-bit difference there changes how the next
+// op quantises its input). One thread per output: acc = 0, then for (ky, kx, ci) in order
+// acc += x * w as two rounded operations (padding contributes 0 * w), then + bias, then the
+// clamp; bit for bit cpu_fallback/conv_in_order.py. Filter in TFLite's [Cout, KH, KW, Cin]
+// layout, ungrouped. Grid-stride over the N*OH*OW*Cout outputs.
+extern "C" __global__ void __launch_bounds__(GL_THREADS)
+conv2d_in_order(const float* __restrict__ x, const float* __restrict__ w,
+                const float* __restrict__ bias, float* __restrict__ out, long long total, int H,
+                int W, int Cin, int OH, int OW, int Cout, int KH, int KW, int SH, int SW,
+                int DH, int DW, int PT, int PL, float lo, float hi) {
+    GL_GRID_LOOP(i, total) {
+        const GlNhwc p = gl_nhwc(i, OH, OW, Cout);
+        float acc = 0.0f;
+        for (int ky = 0; ky < KH; ++ky) {
+            const int iy = p.y * SH - PT + ky * DH;
+            for (int kx = 0; kx < KW; ++kx) {
+                const int ix = p.x * SW - PL + kx * DW;
+                const bool inside = gl_inside(iy, H) && gl_inside(ix, W);
+                const long long xrow = inside ? ((p.n * H + iy) * W + ix) * (long long)Cin : 0;
+                const float* wr = w + ((long long)(p.c * KH + ky) * KW + kx) * Cin;
+                for (int c = 0; c < Cin; ++c)
+                    acc = __fadd_rn(acc, __fmul_rn(inside ? x[xrow + c] : 0.0f, wr[c]));
+            }
+        }
+        if (bias) acc = __fadd_rn(acc, bias[p.c]);
+        out[i] = gl_clamp(acc, lo, hi);
+    }
+}

@@ -1,8 +1,12 @@
 // DEPTHWISE_CONV_2D (NHWC float32): output channel c reads input channel c / mult.
 //
-//   out[n, oy, ox, c] = clamp(sum_{ky,kx} x[n, iy, ix, c / mult] * w[ky, kx, c] + bias[c])
+//   out[n, oy, ox, c] = clamp(bias[c] + sum_{ky,kx} x[n, iy, ix, c / mult] * w[ky, kx, c])
 //   iy = oy*SH - PT + ky*DH, ix = ox*SW - PL + kx*DW; taps outside the image are skipped.
 //
+// Summed as TFLite's kernel sums: the bias first, then the taps in (ky, kx) order, each a
+// rounded multiply and a rounded add (no FMA), so results are bit for bit the CPU path's and
+// LiteRT's (dynamic-range models need that: a last-bit difference changes how the next op
+// quantises its input).
 // w is the TFLite filter [1, KH, KW, C] (its layout is already [KH][KW][C]). One thread per
 // output element, channels fastest, so a warp reads consecutive channels. 1-D grid-stride
 // launch, 256 threads.
@@ -19,17 +23,17 @@ depthwise_conv2d(const float* __restrict__ x, const float* __restrict__ w,
         const long long n = o.n;
         const float* xn = x + n * H * W * Cin + c / mult;
         const int iy0 = oy * SH - PT, ix0 = ox * SW - PL;
-        float acc = 0.0f;
+        float acc = bias ? bias[c] : 0.0f;
         for (int ky = 0; ky < KH; ++ky) {
             const int iy = iy0 + ky * DH;
             if (!gl_inside(iy, H)) continue;
             for (int kx = 0; kx < KW; ++kx) {
                 const int ix = ix0 + kx * DW;
                 if (!gl_inside(ix, W)) continue;
-                acc = fmaf(xn[((long long)iy * W + ix) * Cin], w[(ky * KW + kx) * C + c], acc);
+                acc = __fadd_rn(acc, __fmul_rn(xn[((long long)iy * W + ix) * Cin],
+                                               w[(ky * KW + kx) * C + c]));
             }
         }
-        if (bias) acc += bias[c];
         out[i] = gl_clamp(acc, lo, hi);
     }
 }

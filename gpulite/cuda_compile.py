@@ -56,7 +56,7 @@ SPECIALISATIONS: dict = {
 # The kernels each file must export (extern "C", so the names are not mangled).
 KERNELS: dict = {
     "gemm.cu": ("gemm_tiled", "gemm_smallm"),
-    "conv2d.cu": ("conv2d_igemm",),
+    "conv2d.cu": ("conv2d_igemm", "conv2d_in_order"),
     "depthwise.cu": ("depthwise_conv2d",),
     "transpose_conv.cu": ("transpose_conv2d",),
     "conv3d.cu": ("conv3d", "conv3d_transpose"),

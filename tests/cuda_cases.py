@@ -80,6 +80,29 @@ def test_conv2d_matches_cpu(dev, kernels, case, const_weights):
         np.testing.assert_allclose(dev.host(out), ref, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[7] == 1][:4],
+                         ids=lambda c: "x".join(map(str, c[:8])))
+@pytest.mark.parametrize("const_weights", [True, False], ids=["const_w", "runtime_w"])
+def test_conv2d_in_order_matches_cpu_bit_for_bit(dev, kernels, case, const_weights):
+    from gpulite.cpu_fallback.conv_in_order import make_conv2d_in_order
+    n, h, w, cin, cout, kh, kw, _groups, stride, dil, pad = case
+    rng = np.random.default_rng(sum(case[:8]) + 1)
+    x, wt, bias = rand(rng, (n, h, w, cin)), rand(rng, (cout, kh, kw, cin)), rand(rng, cout)
+    out_hw, pads = geometry(pad, (h, w), (kh, kw), stride, dil)
+    args = (x.shape, wt.shape, stride, dil, pads, out_hw)
+    cpu = make_conv2d_in_order(*args, weights=wt)
+    gpu = kernels.make_conv2d_in_order(*args, **({"weights": wt} if const_weights else {}))
+    for clip, b in (((0.0, 6.0), bias), (None, None)):
+        ref = np.empty((n, *out_hw, cout), np.float32)
+        cpu(x, None, b, ref, clip)
+        out = dev.empty(ref.shape, np.float32)
+        gpu(dev.upload_host(x), None if const_weights else dev.upload_host(wt),
+            None if b is None else dev.upload_host(b), out, clip)
+        np.testing.assert_array_equal(dev.host(out), ref)
+    with pytest.raises(ValueError, match="ungrouped"):
+        kernels.make_conv2d_in_order(x.shape, (cout, kh, kw, 1), stride, dil, pads, out_hw)
+
+
 def test_conv2d_keeps_nan_through_the_clamp(dev, kernels):
     x = np.ones((1, 3, 4, 2), np.float32)
     x[0, 1, 2, 1] = np.nan
@@ -114,12 +137,14 @@ def test_depthwise_conv2d_matches_cpu(dev, kernels, case, const_weights):
     args = (x.shape, wt.shape, stride, dil, pads, out_hw, mult)
     cpu = conv.make_depthwise_conv2d(*args, weights=wt)
     gpu = kernels.make_depthwise_conv2d(*args, weights=wt if const_weights else None)
-    ref = np.empty((n, *out_hw, cin * mult), np.float32)
-    cpu(x, None, bias, ref, (0.0, 6.0))
-    out = dev.empty(ref.shape, np.float32)
-    gpu(dev.upload_host(x), None if const_weights else dev.upload_host(wt),
-        dev.upload_host(bias), out, (0.0, 6.0))
-    np.testing.assert_allclose(dev.host(out), ref, rtol=RTOL, atol=ATOL)
+    for b, clip in ((bias, (0.0, 6.0)), (None, None)):
+        ref = np.empty((n, *out_hw, cin * mult), np.float32)
+        cpu(x, None, b, ref, clip)
+        out = dev.empty(ref.shape, np.float32)
+        gpu(dev.upload_host(x), None if const_weights else dev.upload_host(wt),
+            None if b is None else dev.upload_host(b), out, clip)
+        # TFLite's order and roundings (bias, then taps, no FMA): bit for bit
+        np.testing.assert_array_equal(dev.host(out), ref)
 
 
 # -- TRANSPOSE_CONV ------------------------------------------------------------------------------

@@ -152,10 +152,15 @@ class EmuFunction:
 class EmuDevice:
     """A CPU 'device' for gpulite.backends.cuda.CudaKernels (see the module docstring)."""
 
-    def __init__(self):
+    def __init__(self, adopt_host_arrays=False):
         self._libs: dict = {}
         self._blocks: list = []   # (base uint8 array, start, nbytes) of every array handed out
         self.launches: list = []  # (kernel name, grid, block) of every launch, in order
+        # True: a C-contiguous host array passed for a pointer is copied to the device for the
+        # launch and back after it, instead of refused. For a backend whose generic op code runs
+        # in NumPy where the real one runs CuPy (tests/emulated_device.EmuBackend): there,
+        # those arrays would be device arrays.
+        self.adopt_host_arrays = adopt_host_arrays
 
     # -- memory ----------------------------------------------------------------------------------
     def empty(self, shape, dtype):
@@ -221,7 +226,7 @@ class EmuDevice:
         if len(args) != len(fn.params):
             raise TypeError(f"{where}: {len(args)} arguments for {len(fn.params)} parameters "
                             f"({', '.join(p[2] for p in fn.params)})")
-        holders = []
+        holders, adopted, mark = [], [], len(self._blocks)
         for value, (kind, dtype, pname) in zip(args, fn.params):
             if kind == "ptr":
                 if value is None:
@@ -234,8 +239,11 @@ class EmuDevice:
                     raise TypeError(f"{where}: {pname} is {dtype} in the kernel, got "
                                     f"{value.dtype}")
                 if value.nbytes and not self.owns(value):
-                    raise TypeError(f"{where}: {pname} is not a device array (CuPy would pass "
-                                    f"a host NumPy array by value, or refuse it)")
+                    if not (self.adopt_host_arrays and value.flags.c_contiguous):
+                        raise TypeError(f"{where}: {pname} is not a device array (CuPy would "
+                                        f"pass a host NumPy array by value, or refuse it)")
+                    adopted.append((value, self.upload_host(value)))
+                    value = adopted[-1][1]
                 holders.append(ctypes.c_void_p(value.ctypes.data if value.nbytes else None))
             else:
                 if type(value) is not dtype:
@@ -247,6 +255,12 @@ class EmuDevice:
         fn.lib.emu_reset_errors()
         fn.entry(*grid, *block, argv)
         errors = fn.lib.emu_errors()
+        for host, staged in adopted:
+            if host.flags.writeable:
+                host[...] = staged
+        if adopted:
+            self.check_guards(where)
+            del self._blocks[mark:]  # the staging copies, the last arrays allocated
         self.launches.append((fn.name, grid, block))
         if errors:
             raise AssertionError(f"{where}: {errors} block(s) had a __syncthreads() that not "

@@ -6,12 +6,13 @@ This is the closest a machine without a GPU gets to the GPU zoo test
 (test_cuda_backend.test_zoo_model_on_cuda_matches_litert_and_the_cpu): it runs the device
 launch code, the kernel sources and the fusion of residual ADDs on real models. It found 0-d
 constants turning 1-D on upload (PACK of scalars failed in unet_float and
-mobilenet_v3_small_float). Every tensor is compared with experimental_preserve_all_tensors
-(fusion off); the outputs again with fusion on.
+mobilenet_v3_small_float), and dynamic-range models drifting 0.7% from LiteRT (the float
+convolutions before their hybrid ones summed in another order). Every tensor is compared with
+experimental_preserve_all_tensors (fusion off); the outputs again with fusion on.
 
-Not here: the dynamic-range (hybrid) models, whose generic NumPy code produces the integer
-kernels' inputs as host arrays that the emulator (rightly, as CuPy would) refuses; on a GPU
-that code runs in CuPy.
+The generic op code runs in NumPy here (CuPy on a GPU), so arrays it makes and hands to a
+kernel are host arrays: the emulated device copies them in and out around the launch
+(cuda_emulator.EmuDevice(adopt_host_arrays=True)).
 """
 
 import os
@@ -36,6 +37,10 @@ FLOAT = ["zoo/mobilenet_v2_float", "zoo/mobilenet_v2_fp16", "zoo/mobilenet_v3_sm
          "mediapipe/selfie_segmentation"]
 INTEGER = ["zoo/mobilenet_v2_int8io", "zoo/unet_uint8io", "zoo/unet_16x8",
            "zoo/mobilenet_v3_small_int8"]
+# dynamic-range: int8 weights, float activations quantised at run time. A last-bit difference
+# in a float op before a hybrid one can move a quantisation level, so these need the float
+# convolutions left unquantised summed in TFLite's order (conv2d_in_order, depthwise_conv2d)
+HYBRID = ["zoo/mobilenet_v2_dynamic", "zoo/transformer_dynamic", "zoo/lstm_dynamic"]
 
 
 def _inputs(details, integer_model):
@@ -60,7 +65,7 @@ def _run(content, inputs, **kw):
     return it
 
 
-@pytest.mark.parametrize("name", FLOAT + INTEGER)
+@pytest.mark.parametrize("name", FLOAT + INTEGER + HYBRID)
 def test_zoo_model_on_the_emulated_cuda_backend_matches_the_cpu(monkeypatch, name):
     path = os.path.join(MODELS, name + ".tflite")
     if not os.path.exists(path):

@@ -333,6 +333,22 @@ class CudaKernels(SoftmaxKernels, IntKernelsMixin, RequantKernels):
                               *self._residual_args(out, residual, residual_clip)))
         return conv2d
 
+    def make_conv2d_in_order(self, input_shape, filter_shape, stride_hw, dilation_hw, pad_tl,
+                             out_hw, weights=None):
+        """CONV_2D summed in TFLite's order, bit for bit cpu_fallback/conv_in_order.py (the
+        small float convolutions of dynamic-range models; ungrouped filters only)."""
+        _, h, wd, cin = (int(v) for v in input_shape)
+        cout, kh, kw, cpg = (int(v) for v in filter_shape)
+        if cpg != cin:
+            raise ValueError("the in-order convolution handles ungrouped filters only")
+        wdev = None if weights is None else self._upload_weights(np.asarray(weights))
+        fn = self._fn("conv2d.cu", "conv2d_in_order")
+        geometry = tuple(_i32(v) for v in (h, wd, cin, *out_hw, cout, kh, kw, *stride_hw,
+                                           *dilation_hw, *pad_tl))
+        _i32(h * wd * cin, "input image size")
+        _i32(kh * kw * cin * cout, "filter size")
+        return self._float_per_output(fn, geometry, wdev)
+
     # -- DEPTHWISE_CONV_2D -----------------------------------------------------------------------
     def make_depthwise_conv2d(self, input_shape, filter_shape, stride_hw, dilation_hw, pad_tl,
                               out_hw, depth_multiplier=None, weights=None):
