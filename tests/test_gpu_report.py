@@ -37,6 +37,12 @@ def test_report_tables_batch_1_and_8(tmp_path):
                                             "error": "batch 8: the model's batch dimension is "
                                                      "fixed"}])
     write(tmp_path, "bench_cpu_b8.json", [{"model": m, "gpulite_ms": 60.0, "litert_ms": 15.0}])
+    write(tmp_path, "bench_cuda_b8_tf32.json", [{"model": m, "gpulite_ms": 0.3}])
+    write(tmp_path, "precision_error.json", [
+        {"model": "zoo/mobilenet_v2_float", "precision": "tf32", "max_rel": 0.028,
+         "mean_rel": 0.015, "top1": 1.0},
+        {"model": "zoo/unet_float", "precision": "fp16", "max_rel": 3.6e-4, "mean_rel": 1.7e-4},
+        {"model": "zoo/lstm_dynamic", "precision": "fp16", "error": "OpError: boom"}])
     (tmp_path / "gpu_tests.log").write_text("12 passed, 1 failed, 3 skipped in 9.1s\n")
     load_collect().main(str(tmp_path))
     text = (tmp_path / "RESULTS.md").read_text()
@@ -49,6 +55,11 @@ def test_report_tables_batch_1_and_8(tmp_path):
         in batch8
     assert "| control_flow.tflite | not run: batch 8: the model's batch dimension is fixed |" \
         in batch8
+    precision = text[text.index("## Precision"):]
+    assert "| zoo/mobilenet_v2_float | tf32 | 2.80e-02 | 1.50e-02 | 1.000 |" in precision
+    assert "| zoo/unet_float | fp16 | 3.60e-04 | 1.70e-04 | - |" in precision
+    assert "| zoo/lstm_dynamic | fp16 | not run: OpError: boom | | |" in precision
+    assert "| mobilenet_v2_float.tflite | 0.500 | 0.300 | - |" in precision  # no fp16 file
     report = json.loads((tmp_path / "results.json").read_text())
     assert report["tests"] == {"passed": 12, "failed": 1, "skipped": 3}
     assert report["cuda_batch8"][0]["gpulite_ms"] == 0.5

@@ -65,6 +65,30 @@ def _table(title, cuda, eager, cpu) -> list:
     return lines + [""]
 
 
+def _precision_tables(errors, b8, b8_tf32, b8_fp16) -> list:
+    """The opt-in precisions: output error per float model, and batch-8 latency."""
+    lines = ["## Precision (Interpreter(precision=...))", "",
+             "Output error against the float32 reference (benchmarks/precision_error.py): "
+             "largest absolute error / largest reference magnitude, mean error / mean "
+             "magnitude, share of argmax rows that agree.", "",
+             "| model | precision | max rel | mean rel | top-1 agree |", "|---|---|---|---|---|"]
+    for r in errors:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['precision']} | not run: {r['error']} | | |")
+            continue
+        top1 = f"{r['top1']:.3f}" if "top1" in r else "-"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['max_rel']:.2e} | "
+                     f"{r['mean_rel']:.2e} | {top1} |")
+    by_model = [{r["model"]: r for r in rows if "error" not in r}
+                for rows in (b8, b8_tf32, b8_fp16)]
+    lines += ["", "Batch 8, CUDA ms per invoke:", "",
+              "| model | float32 | tf32 | fp16 |", "|---|---|---|---|"]
+    for model in by_model[0]:
+        cells = [_ms(rows.get(model, {}).get("gpulite_ms")) for rows in by_model]
+        lines.append(f"| {os.path.basename(model)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def main(here):
     log = open(os.path.join(here, "gpu_tests.log")).read() if os.path.exists(
         os.path.join(here, "gpu_tests.log")) else ""
@@ -74,9 +98,13 @@ def main(here):
     eager = _load(os.path.join(here, "bench_cuda_eager.json"))
     cuda_b8, cpu_b8 = _load(os.path.join(here, "bench_cuda_b8.json")), _load(
         os.path.join(here, "bench_cpu_b8.json"))
+    b8_tf32, b8_fp16 = (_load(os.path.join(here, f"bench_cuda_b8_{p}.json"))
+                        for p in ("tf32", "fp16"))
+    precision_errors = _load(os.path.join(here, "precision_error.json"))
     report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": _commit(), **_gpu(),
               "tests": counts, "cuda": cuda, "cuda_eager": eager, "cpu": cpu,
-              "cuda_batch8": cuda_b8, "cpu_batch8": cpu_b8}
+              "cuda_batch8": cuda_b8, "cpu_batch8": cpu_b8, "cuda_batch8_tf32": b8_tf32,
+              "cuda_batch8_fp16": b8_fp16, "precision_error": precision_errors}
     with open(os.path.join(here, "results.json"), "w") as f:
         json.dump(report, f, indent=1)
     lines = [f"# GPU check, {report['date']}", "",
@@ -84,6 +112,7 @@ def main(here):
              "", f"GPU tests: {counts}", ""]
     lines += _table("Batch 1", cuda, eager, cpu)
     lines += _table("Batch 8 (models with a free batch dimension)", cuda_b8, [], cpu_b8)
+    lines += _precision_tables(precision_errors, cuda_b8, b8_tf32, b8_fp16)
     with open(os.path.join(here, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
