@@ -42,26 +42,49 @@
 #error "int_conv.cu needs OUT_T (long long, gl_s8, gl_u8 or gl_s16)"
 #endif
 
+// A quantised 8-bit ADD absorbed into the epilogue (gpulite.fusion): the ADD's output for the
+// input pair (x1, x2) on the code path of element i is table[path_off[i] (or base) +
+// 256 * (x1 as a byte) + (x2 as a byte)], the pair table the ADD itself looks up
+// (ops/quantized_elementwise.py). This kernel's output is x1 when `first`, else x2; the other
+// operand is res[i]. res is null when nothing was fused.
+struct GlPairAdd {
+    const unsigned char* res;
+    const unsigned char* table;
+    const int* path_off;
+    int base, first;
+};
+
 // The epilogue: OUT_T long long stores the raw accumulators; gl_s8 / gl_u8 / gl_s16 store the
-// output requantised in place (requant.cuh, parameters in q). `c` is the output channel, `i` the
-// flat output index.
+// output requantised in place (requant.cuh, parameters in q), then through an absorbed ADD
+// (ra) when there is one. `c` is the output channel, `i` the flat output index.
 __device__ __forceinline__ void gl_store(unsigned char* outb, long long i, long long acc, int c,
-                                         const GlRequant& q) {
-    if (sizeof(OUT_T) == sizeof(long long))
+                                         const GlRequant& q, const GlPairAdd& ra) {
+    if (sizeof(OUT_T) == sizeof(long long)) {
         ((long long*)outb)[i] = acc;
-    else
-        ((OUT_T*)outb)[i] = (OUT_T)gl_requantize(acc, c, i, q);
+        return;
+    }
+    OUT_T v = (OUT_T)gl_requantize(acc, c, i, q);
+    if (sizeof(OUT_T) == 1 && ra.res) {
+        const unsigned mine = (unsigned char)v, other = ra.res[i];
+        const unsigned pair = ra.first ? (mine << 8) | other : (other << 8) | mine;
+        v = ((const OUT_T*)ra.table)[pair + (ra.path_off ? ra.path_off[i] : ra.base)];
+    }
+    ((OUT_T*)outb)[i] = v;
 }
 
 // the trailing parameters of every kernel: the output stage (requant.cuh's GlRequant, named
-// rq_* to stay clear of the kernels' own parameters), unused for raw accumulators
+// rq_* to stay clear of the kernels' own parameters), unused for raw accumulators, then an
+// absorbed ADD (GlPairAdd, ra_*), unused when ra_res is null
 #define GL_REQUANT_PARAMS                                                                    \
     const long long *__restrict__ rq_bias, const int *__restrict__ rq_mult,                  \
         const int *__restrict__ rq_shift, int rq_mode, int rq_wrap_input, int rq_out_zp,     \
-        int rq_lo, int rq_hi, int rq_up_channels, long long rq_up_elements
+        int rq_lo, int rq_hi, int rq_up_channels, long long rq_up_elements,                  \
+        const unsigned char *__restrict__ ra_res, const unsigned char *__restrict__ ra_table, \
+        const int *__restrict__ ra_path_off, int ra_base, int ra_first
 #define GL_REQUANT_INIT                                                                      \
     const GlRequant q = {rq_bias,   rq_mult, rq_shift, rq_mode,        rq_wrap_input,       \
-                         rq_out_zp, rq_lo,   rq_hi,    rq_up_channels, rq_up_elements}
+                         rq_out_zp, rq_lo,   rq_hi,    rq_up_channels, rq_up_elements};     \
+    const GlPairAdd ra = {ra_res, ra_table, ra_path_off, ra_base, ra_first}
 
 #define GL_ITM 64  // rows (M) per block
 #define GL_ITN 64  // columns (output channels) per block
@@ -148,7 +171,7 @@ int_conv2d_igemm(const unsigned char* __restrict__ xb, const int* __restrict__ w
             const int co = n0 + tx + 16 * j;
             if (co >= Cpo) continue;
             gl_store(outb, (long long)m * Cout + g * Cpo + co, (long long)acc[i][j],
-                     g * Cpo + co, q);
+                     g * Cpo + co, q, ra);
         }
     }
 }
@@ -189,7 +212,7 @@ int_gemm_smallm(const unsigned char* __restrict__ xb, const int* __restrict__ w,
         ACC_T v = 0;
 #pragma unroll
         for (int s = 0; s < GL_ISM_SLICES; ++s) v += part[s][slice][lane];
-        gl_store(outb, (long long)(m0 + slice) * N + n, (long long)v, n, q);
+        gl_store(outb, (long long)(m0 + slice) * N + n, (long long)v, n, q, ra);
     }
 }
 
@@ -219,7 +242,7 @@ int_depthwise_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
                 acc = gl_imac(acc, v, w[(ky * KW + kx) * Cout + c]);
             }
         }
-        gl_store(outb, i, (long long)acc, c, q);
+        gl_store(outb, i, (long long)acc, c, q, ra);
     }
 }
 
@@ -259,6 +282,6 @@ int_transpose_conv2d(const unsigned char* __restrict__ xb, const int* __restrict
                     acc = gl_imac(acc, (int)xp[ci] - zp, wp[(long long)ci * Cout]);
             }
         }
-        gl_store(outb, i, (long long)acc, co, q);
+        gl_store(outb, i, (long long)acc, co, q, ra);
     }
 }

@@ -180,7 +180,8 @@ class SubgraphExecutor:
         prepare needs the value of a tensor computed at run time; its outputs become dynamic.
         """
         prepared, self.dynamic = [], set()
-        self.residual_epilogues = {}  # op index -> ctx.residual_epilogue (gpulite.fusion)
+        # op index -> ctx.residual_epilogue / ctx.absorbable_add (gpulite.fusion)
+        self.residual_epilogues, self.absorbable_adds = {}, {}
         for op in self.sg.operators:
             ins = [infos[i] if i >= 0 else None for i in op.inputs]
             outs = [infos[i] for i in op.outputs if i >= 0]
@@ -222,6 +223,8 @@ class SubgraphExecutor:
                 prepared.append((op, run))
                 if ctx.residual_epilogue is not None:
                     self.residual_epilogues[op.index] = ctx.residual_epilogue
+                if ctx.absorbable_add is not None:
+                    self.absorbable_adds[op.index] = ctx.absorbable_add
         return prepared
 
     def _call_prepare(self, ctx):
@@ -267,7 +270,8 @@ class SubgraphExecutor:
         return self.backend.constant(t.value)
 
     def _plan_and_bind(self, infos: list, prepared: list) -> None:
-        prepared = fusion.fuse_residual_adds(self, prepared, self.residual_epilogues)
+        prepared = fusion.fuse_residual_adds(self, prepared, self.residual_epilogues,
+                                             self.absorbable_adds)
         sg, n_ops = self.sg, len(prepared)
         first, last = {}, {}
         for k, (op, _run) in enumerate(prepared):

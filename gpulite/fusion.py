@@ -1,18 +1,25 @@
-"""Residual ADDs fused into the kernel that produces one of their operands.
+"""ADDs fused into the kernel that produces one of their operands.
 
 Residual blocks end in CONV_2D -> ADD(conv output, block input) (MobileNetV2, ResNets) or
 FULLY_CONNECTED -> ADD (transformers). On a device every op costs at least a kernel launch and
-a round trip of its output through memory. When the producer's kernel can add the residual in
-its epilogue (the op's prepare set `ctx.residual_epilogue`; CUDA kernels only), the pair becomes
-one step at the ADD's place that writes the ADD's output; the intermediate is never written.
+a round trip of its output through memory. When the producer's kernel can do the ADD in its
+epilogue, the pair becomes one step at the ADD's place that writes the ADD's output; the
+intermediate is never written. The two sides meet through the prepare context:
 
-Exact: the epilogue does the ADD's own float32 operations (one addition, one clamp) on the value
-the producer would have stored, and float addition is commutative.
+* the ADD's prepare describes its arithmetic (`ctx.absorbable_add`, an ops.base.AbsorbableAdd):
+  a float32 add and clamp, or an 8-bit quantised ADD's pair table;
+* the producer's prepare offers `ctx.residual_epilogue(add, producer_is_first)`, which returns
+  the fused run, or None for an arithmetic its kernel does not know. The CUDA backend's float
+  convolutions / GEMMs do the float form, its integer kernels with a fused output stage the
+  8-bit form (cuda_kernels/common.cuh gl_residual, int_conv.cu GlPairAdd).
 
-Done only where nothing can observe the difference: float32 operands of one shape (no
+Exact: the epilogue does the ADD's own arithmetic on the value the producer would have stored
+(float32: one addition, which commutes, and the same clamp; 8-bit: the same table entry).
+
+Done only where nothing can observe the difference: operands and output of one shape (no
 broadcast), the intermediate read by that ADD alone and not a subgraph output, neither op moved
-to the host, no variable tensor read by the producer (moving it later must not change what it
-reads), and tensors not preserved (`experimental_preserve_all_tensors` keeps every op as is).
+to the host, no variable tensor read by the producer (it now runs later, at the ADD's place),
+and tensors not preserved (`experimental_preserve_all_tensors` keeps every op as is).
 """
 
 from __future__ import annotations
@@ -20,25 +27,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .model import Operator
-from .ops.base import ACTIVATION_CLAMPS
-
-
-_FLOAT32 = 0  # TensorType code
 
 
 @dataclass
 class FusedOp(Operator):
     """The step that runs `producer` with the ADD `absorbed` in its epilogue; inputs are the
-    producer's then the residual, outputs the ADD's. Named e.g. "CONV_2D+ADD" in profiles."""
+    producer's then the ADD's other operand, outputs the ADD's. Named e.g. "CONV_2D+ADD" in
+    profiles."""
     producer: Operator | None = None
     absorbed: Operator | None = None
 
 
-def fuse_residual_adds(ex, prepared: list, epilogues: dict) -> list:
+def fuse_residual_adds(ex, prepared: list, epilogues: dict, absorbable: dict) -> list:
     """`prepared` [(op, run)] with each fusable (producer, ADD) pair replaced by one step.
 
-    `epilogues`: op index -> the producer's `ctx.residual_epilogue`."""
-    if not epilogues or ex.runtime.preserve_all_tensors:
+    `epilogues`: op index -> the producer's `ctx.residual_epilogue`; `absorbable`: op index ->
+    the ADD's `ctx.absorbable_add`."""
+    if not epilogues or not absorbable or ex.runtime.preserve_all_tensors:
         return prepared
     sg = ex.sg
     readers: dict = {}
@@ -51,9 +56,11 @@ def fuse_residual_adds(ex, prepared: list, epilogues: dict) -> list:
     result = list(prepared)
     removed = set()
     for j, (add, run) in enumerate(prepared):
-        if add.name != "ADD" or run is None or not _plain_float_add(ex, add):
+        description = absorbable.get(add.index)
+        if add.name != "ADD" or run is None or description is None or not _plain(ex, add):
             continue
-        for t, residual in ((add.inputs[0], add.inputs[1]), (add.inputs[1], add.inputs[0])):
+        for pos in (0, 1):
+            t, residual = add.inputs[pos], add.inputs[1 - pos]
             k = producer_at.get(t)
             if k is None or k in removed or k > j:
                 continue
@@ -61,30 +68,28 @@ def fuse_residual_adds(ex, prepared: list, epilogues: dict) -> list:
             epilogue = epilogues.get(producer.index)
             if epilogue is None or not _fusable(ex, producer, t, residual, readers):
                 continue
+            fused_run = epilogue(description, pos == 0)
+            if fused_run is None:
+                continue
             fused = FusedOp(index=producer.index, code=producer.code,
                             name=f"{producer.name}+ADD", version=producer.version,
                             inputs=(*producer.inputs, residual), outputs=add.outputs,
                             intermediates=(), options=producer.options, custom_options=None,
                             producer=producer, absorbed=add)
-            result[j] = (fused, epilogue(ACTIVATION_CLAMPS[_activation(add)]))
+            result[j] = (fused, fused_run)
             removed.add(k)
             break
     return [step for k, step in enumerate(result) if k not in removed]
 
 
-def _plain_float_add(ex, add) -> bool:
-    if len(add.inputs) != 2 or len([o for o in add.outputs if o >= 0]) != 1:
+def _plain(ex, add) -> bool:
+    """Two operands and one output, all of one shape, none dynamic; the ADD on the device."""
+    if len(add.inputs) != 2 or min(add.inputs) < 0 or \
+            len([o for o in add.outputs if o >= 0]) != 1 or add.index in ex.host_ops:
         return False
-    if add.index in ex.host_ops or _activation(add) not in ACTIVATION_CLAMPS:
-        return False
-    shapes = {ex.shapes[i] for i in (*add.inputs, add.outputs[0]) if i >= 0}
-    return min(add.inputs) >= 0 and len(shapes) == 1 and all(
-        ex.sg.tensors[i].type == _FLOAT32 and i not in ex.dynamic
-        for i in (*add.inputs, add.outputs[0]))
-
-
-def _activation(op) -> int:
-    return op.opt.get("fused_activation_function", 0)
+    tensors = (*add.inputs, add.outputs[0])
+    return len({ex.shapes[i] for i in tensors}) == 1 and not any(i in ex.dynamic
+                                                                  for i in tensors)
 
 
 def _fusable(ex, producer, t, residual, readers) -> bool:

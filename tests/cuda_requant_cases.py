@@ -130,3 +130,43 @@ def test_fused_epilogue_matches_the_cpu_stage(dev, kernels, kind, rounding):
     got = dev.empty(acc.shape, out_dtype)
     getattr(kernels, name)(*args, requant=spec)(dev.upload_host(x), got)
     np.testing.assert_array_equal(dev.host(got), want)
+
+
+@pytest.mark.parametrize("kind", ["matmul", "conv", "depthwise", "transpose"])
+@pytest.mark.parametrize("first", [True, False], ids=["output_first", "residual_first"])
+def test_absorbed_add_looks_up_the_pair_table(dev, kernels, kind, first):
+    """An 8-bit ADD absorbed into the epilogue (add=(make_pair_add(...), residual)): each
+    output is the table entry of (requantised output, residual) on its element's code path.
+    A random table and random paths make every index matter."""
+    rng = np.random.default_rng(len(kind) + first)
+    name, args, x, channels = _fused_case(kind, np.int8, rng)
+    mult, shift = fp.quantize_multiplier(rng.uniform(0.2, 0.9, channels) * 2.0 ** -6)
+    stage = qc.make_output_stage(np, mult, shift, 7, -128, 127, "up")
+    spec = kernels.requant_spec(stage.fused, channels, np.int8)
+    kernel = getattr(kernels, name)(*args, requant=spec)
+    dx = dev.upload_host(x)
+    plain = dev.empty(_out_shape(name, args, x), np.int8)
+    kernel(dx, plain)
+    plain = dev.host(plain)
+    table = rng.integers(-128, 128, 3 << 16).astype(np.int8)
+    residual = rng.integers(-128, 128, plain.shape).astype(np.int8)
+    for paths, base in ((rng.integers(0, 3, plain.shape).astype(np.int8), 0), (None, 2)):
+        pair = kernels.make_pair_add(dev.upload_host(table), paths, base, first)
+        got = dev.empty(plain.shape, np.int8)
+        kernel(dx, got, add=(pair, dev.upload_host(residual)))
+        mine, other = plain.view(np.uint8).astype(np.int64), residual.view(np.uint8)
+        index = (mine << 8 | other) if first else (other.astype(np.int64) << 8 | mine)
+        index += (base if paths is None else paths.astype(np.int64)) << 16
+        np.testing.assert_array_equal(dev.host(got), table[index])
+    with pytest.raises(ValueError, match="other operand"):
+        kernel(dx, got, add=(pair, dev.upload_host(residual[..., :1].copy())))
+
+
+def _out_shape(name, args, x):
+    if name == "make_int_matmul":
+        return (x.shape[0], args[0].shape[1])
+    if name == "make_int_transpose_conv2d":
+        return args[2]
+    out_hw = args[5]
+    cout = args[1].shape[0] if name == "make_int_conv2d" else args[1].shape[-1]
+    return (x.shape[0], *out_hw, cout)

@@ -30,7 +30,7 @@ def emulated(monkeypatch):
 
 
 def residual_block(residual_first=False, add_act=1, conv_is_output=False, extra_reader=False,
-                   residual_shape=SHAPE, late_residual=False):
+                   residual_shape=SHAPE, late_residual=False, residual_value=None):
     """x -> CONV_2D 3x3 (relu6) -> CONV_2D 1x1 -> h; y = ADD(h, r) with r = x, or r =
     NEG(x) computed after the convolutions (late_residual), or a constant of residual_shape."""
     rng = np.random.default_rng(3)
@@ -48,7 +48,9 @@ def residual_block(residual_first=False, add_act=1, conv_is_output=False, extra_
                                                     "fused_activation_function": 3})
     b.add_operator("CONV_2D", [h1, w2, bias], [h], {"padding": 0, "stride_w": 1,
                                                     "stride_h": 1})
-    if residual_shape != SHAPE:
+    if residual_value is not None:
+        r = b.add_constant(residual_value)
+    elif residual_shape != SHAPE:
         r = b.add_constant(rng.standard_normal(residual_shape).astype(np.float32))
     elif late_residual:
         r = b.add_tensor(SHAPE, np.float32, name="r")
@@ -73,6 +75,41 @@ def fc_block(rows=3, depth=40):
     y = b.add_output((rows, depth), np.float32, name="y")
     b.add_operator("FULLY_CONNECTED", [x, w], [h], {"fused_activation_function": 0})
     b.add_operator("ADD", [h, x], [y], {"fused_activation_function": 3})
+    return b.build()
+
+
+def int8_residual_block(dtype=np.int8, shape=(1, 5, 7, 3), fc=False, residual_first=False):
+    """Quantised x -> CONV_2D 3x3 (or FULLY_CONNECTED) -> h; y = ADD(h, x) (relu), or ADD(x, h).
+    5x7x3 = 105 outputs: TFLite's NEON loop covers 96 of them, the scalar tail 9 (two code
+    paths)."""
+    from quant_util import q, qrand
+    rng = np.random.default_rng(8)
+    zp = 0 if dtype == np.int8 else 128
+    c = shape[-1]
+    b = ModelBuilder()
+    x = b.add_input(shape, dtype, name="x", quantization=q(0.05, zp + 3))
+    h = b.add_tensor(shape, dtype, name="h", quantization=q(0.08, zp - 5))
+    y = b.add_output(shape, dtype, name="y", quantization=q(0.1, zp + 1))
+    if fc:
+        w = b.add_constant(qrand(rng, (c, c), np.int8, -90, 90), quantization=q(0.02))
+        bias = b.add_constant(rng.integers(-500, 500, c).astype(np.int32),
+                              quantization=q(0.05 * 0.02))
+        b.add_operator("FULLY_CONNECTED", [x, w, bias], [h], {"fused_activation_function": 0})
+    elif dtype == np.uint8:  # uint8 filters: per-tensor, zero point 128
+        w = b.add_constant(qrand(rng, (c, 3, 3, c), np.uint8, 40, 215), quantization=q(0.02, 128))
+        bias = b.add_constant(rng.integers(-500, 500, c).astype(np.int32),
+                              quantization=q(0.05 * 0.02))
+        b.add_operator("CONV_2D", [x, w, bias], [h], {"padding": 0, "stride_w": 1,
+                                                      "stride_h": 1})
+    else:
+        w = b.add_constant(qrand(rng, (c, 3, 3, c), np.int8, -90, 90),
+                           quantization=q([0.02, 0.03, 0.025], [0, 0, 0], dim=0))
+        bias = b.add_constant(rng.integers(-500, 500, c).astype(np.int32),
+                              quantization=q([0.05 * 0.02, 0.05 * 0.03, 0.05 * 0.025], [0] * 3))
+        b.add_operator("CONV_2D", [x, w, bias], [h], {"padding": 0, "stride_w": 1,
+                                                      "stride_h": 1})
+    b.add_operator("ADD", [x, h] if residual_first else [h, x], [y],
+                   {"fused_activation_function": 1})
     return b.build()
 
 
@@ -118,6 +155,43 @@ def test_not_fused_where_the_intermediate_is_visible_or_shapes_differ(emulated, 
     it, out = run_model(model, x)
     assert step_names(it).count("ADD") == 1 and not any("+" in n for n in step_names(it))
     np.testing.assert_allclose(out, cpu_run(model, x), rtol=RTOL, atol=ATOL)
+
+
+def test_fused_add_clamps_infinities_like_the_add(emulated):
+    """An ADD without activation still clamps to the float range (TFLite's
+    CalculateActivationRange): inf + x must come out as FLT_MAX, fused or not."""
+    r = np.zeros(SHAPE, np.float32)
+    r[0, 1, 2, 3], r[1, 2, 3, 4] = np.inf, -np.inf
+    model = residual_block(add_act=0, residual_value=r)
+    x = np.random.default_rng(4).standard_normal(SHAPE).astype(np.float32)
+    it, out = run_model(model, x)
+    assert "CONV_2D+ADD" in step_names(it)
+    _, expect = run_model(model, x, experimental_preserve_all_tensors=True)
+    np.testing.assert_array_equal(out, expect)
+    big = np.finfo(np.float32).max
+    assert out[0, 1, 2, 3] == big and out[1, 2, 3, 4] == -big
+
+
+@pytest.mark.parametrize("dtype,fc,residual_first", [
+    (np.int8, False, False), (np.uint8, False, True), (np.int8, True, False),
+    (np.int8, False, True)], ids=["int8_conv", "uint8_conv_add_x_h", "int8_fc", "int8_add_x_h"])
+def test_quantized_add_in_the_integer_epilogue_is_bit_exact(emulated, dtype, fc, residual_first):
+    from oracle import litert
+    from quant_util import qrand
+    shape = (15, 7) if fc else (1, 5, 7, 3)  # 105 outputs: NEON loop and scalar tail
+    model = int8_residual_block(dtype, shape, fc, residual_first)
+    x = qrand(np.random.default_rng(9), shape, dtype)
+    it, out = run_model(model, x)
+    fused = "FULLY_CONNECTED+ADD" if fc else "CONV_2D+ADD"
+    assert fused in step_names(it) and "ADD" not in step_names(it)
+    _, separate = run_model(model, x, experimental_preserve_all_tensors=True)
+    np.testing.assert_array_equal(out, separate)
+    lr = litert()
+    ref = lr.Interpreter(model_content=model, experimental_op_resolver_type=lr.OpResolverType.
+                         BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    ref.allocate_tensors()
+    np.testing.assert_array_equal(out, run_first(ref, x))
+    assert len(np.unique(out)) > 10
 
 
 def test_the_cpu_backend_never_fuses():

@@ -20,7 +20,9 @@ input zero point is subtracted in the kernels, so padding contributes nothing, a
 
 Fused output stage: given `requant` (a cuda_requant.RequantSpec), a factory's kernels write the
 requantised output themselves (int_conv.cu's epilogue, OUT_T = its type) and `fn(x, out)`
-fills the caller's `out`; no accumulator buffer exists then.
+fills the caller's `out`; no accumulator buffer exists then. With an 8-bit output,
+`fn(x, out, add=(pair_add, residual))` also applies a quantised ADD absorbed into the epilogue
+(`make_pair_add`; gpulite.fusion): `out` then holds the ADD's output.
 
 Allocation: `acc` is ONE buffer per factory, allocated at prepare (at the first call for the
 matmul, whose row count is only known then) and reused: every call overwrites it and returns
@@ -52,6 +54,10 @@ _GRID_CAP = 65536          # 1-D launches: grid-stride loops cover the rest
 _GRID_YZ = 65535           # CUDA's limit on gridDim.y / gridDim.z
 _SMALL_M = 16              # matmuls with at most this many rows use int_gemm_smallm
 _I32 = 2 ** 31
+_PAIRS = 1 << 16           # (x1, x2) pairs of two 8-bit inputs
+
+# the trailing arguments of int_conv.cu's kernels when no ADD is absorbed (GlPairAdd)
+NO_PAIR_ADD = (None, None, None, np.int32(0), np.int32(0))
 
 # Sums bounded by this use int32 accumulators (tests lower it to exercise the int64 kernels).
 ACC32_LIMIT = 2 ** 31
@@ -173,10 +179,43 @@ class _Plan:
             self.out = self.owner._int_empty(shape)
         return self.out
 
-    def launch(self, fn, grid, x, w, out, *scalars):
-        """One kernel launch: (x bytes, w, out bytes, zp, *scalars, *output stage)."""
+    def launch(self, fn, grid, x, w, out, *scalars, add=None):
+        """One kernel launch: (x bytes, w, out bytes, zp, *scalars, *output stage, *absorbed
+        ADD); `add` is (PairAdd, residual) or None."""
+        if add is not None and self.requant is None:
+            raise ValueError("an ADD can only be absorbed by a kernel with a fused output stage")
+        absorbed = NO_PAIR_ADD if add is None else add[0].args(add[1], out)
         self.owner._dev.launch(fn, grid, _BLOCK, (x, w, out.reshape(-1).view(np.uint8),
-                                                  self.zp_arg, *scalars, *self.tail))
+                                                  self.zp_arg, *scalars, *self.tail,
+                                                  *absorbed))
+
+
+class PairAdd:
+    """An 8-bit quantised ADD as an integer kernel's epilogue does it (int_conv.cu GlPairAdd):
+    its pair table and per-element code paths on the device, and which operand the kernel's
+    own output is."""
+
+    def __init__(self, dev, table, paths, base: int, first: bool):
+        self.table = table
+        if table.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)) or \
+                table.size != 3 * _PAIRS or not table.flags.c_contiguous:
+            raise ValueError(f"a pair table holds 3 * 2**16 int8 or uint8 values, got "
+                             f"{table.dtype} {tuple(table.shape)}")
+        self.path_off = None if paths is None else dev.upload_host(
+            (np.asarray(paths, np.int32) * _PAIRS).reshape(-1))
+        self.base = np.int32(base * _PAIRS)
+        self.first = np.int32(bool(first))
+
+    def args(self, residual, out) -> tuple:
+        if residual.dtype != self.table.dtype or residual.dtype != out.dtype or \
+                tuple(residual.shape) != tuple(out.shape) or not residual.flags.c_contiguous:
+            raise ValueError(f"the ADD's other operand must be a C-contiguous {out.dtype} array "
+                             f"of shape {tuple(out.shape)}, got {residual.dtype} "
+                             f"{tuple(residual.shape)}")
+        if self.path_off is not None and self.path_off.size != out.size:
+            raise ValueError(f"{self.path_off.size} code paths for {out.size} outputs")
+        return (residual.reshape(-1).view(np.uint8), self.table.view(np.uint8), self.path_off,
+                self.base, self.first)
 
 
 class IntKernelsMixin:
@@ -200,6 +239,12 @@ class IntKernelsMixin:
             x = self._dev.ascontiguous(x)
         return x.reshape(-1).view(np.uint8)
 
+    def make_pair_add(self, table, paths, base: int, first: bool) -> PairAdd:
+        """The epilogue form of an 8-bit quantised ADD (ops.base.AbsorbableAdd "pair_table"):
+        `table` its device pair table, `paths` the code path of each output (NumPy) or None
+        for all on path `base`; `first` when the kernel's output is the ADD's input 0."""
+        return PairAdd(self._dev, table, paths, base, first)
+
     # -- FULLY_CONNECTED -------------------------------------------------------------------------
     def make_int_matmul(self, weights_kn, a_absmax: int, a_zero_point: int = 0, requant=None):
         """x [M, K] (integers) -> exact int64 (x - a_zero_point) @ weights_kn [K, N], [M, N].
@@ -222,7 +267,7 @@ class IntKernelsMixin:
         fc_geometry = tuple(np.int32(v) for v in (1, 1, k, 1, 1, n, 1, 1, k, n, 1, 1, 1, 1,
                                                   0, 0))
 
-        def matmul(x, out=None):
+        def matmul(x, out=None, add=None):
             if x.ndim != 2:
                 raise ValueError(f"int matmul: x must be [M, K], got shape {tuple(x.shape)}")
             m = int(x.shape[0])
@@ -233,10 +278,10 @@ class IntKernelsMixin:
             xb = self._int_input(x, (k,), "int matmul")
             if m <= _SMALL_M:
                 plan.launch(smallm, (_cdiv(n, 32), _cdiv(m, 4), 1), xb, wdev, out,
-                            np.int32(m), *nk)
+                            np.int32(m), *nk, add=add)
             else:
                 plan.launch(tiled, (_cdiv(m, 64), _cdiv(n, 64), 1), xb, wdev, out,
-                            _i32(m, "M"), *fc_geometry)
+                            _i32(m, "M"), *fc_geometry, add=add)
             return out
 
         return matmul
@@ -272,7 +317,7 @@ class IntKernelsMixin:
                                            dh, dw, pt, pl))
         _i32(k * cout, "filter size")
 
-        def conv(x, out=None):
+        def conv(x, out=None, add=None):
             n = int(x.shape[0])
             out = plan.output((n, oh, ow, cout), out)
             if out.size == 0:
@@ -281,7 +326,7 @@ class IntKernelsMixin:
             m = n * oh * ow
             plan.launch(fn, (_cdiv(m, 64), _cdiv(cpo, 64), groups),
                         self._int_input(x, (h, wd, cin), "int CONV_2D"), wdev, out,
-                        _i32(m, "N*OH*OW"), *geometry)
+                        _i32(m, "N*OH*OW"), *geometry, add=add)
             return out
 
         return conv
@@ -340,13 +385,13 @@ class IntKernelsMixin:
     def _int_per_output(self, plan, what, in_hwc, out_hwc, wdev, geometry):
         """fn(x, out=None) for the kernels with one thread per output element (depthwise,
         transpose conv): (x, w, out, zp, total, *geometry, *output stage)."""
-        def run(x, out=None):
+        def run(x, out=None, add=None):
             out = plan.output((int(x.shape[0]),) + out_hwc, out)
             total = out.size
             if total == 0:
                 return out
             (fn,) = plan.kernels(x.dtype)
             plan.launch(fn, _grid1d(total), self._int_input(x, in_hwc, what), wdev, out,
-                        np.int64(total), *geometry)
+                        np.int64(total), *geometry, add=add)
             return out
         return run

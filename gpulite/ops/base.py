@@ -62,6 +62,22 @@ class TensorInfo:
         return n
 
 
+@dataclass(frozen=True)
+class AbsorbableAdd:
+    """An ADD's arithmetic, as a producer's epilogue would redo it (gpulite.fusion).
+
+    kind "float": float32 a + b, then `clamp` (None or (lo, hi)).
+    kind "pair_table": 8-bit quantised; the output for inputs (x1, x2) on code path p is
+    table[p * 2**16 + 256 * byte(x1) + byte(x2)]: `table` (on the op's backend), `paths` the
+    path of each output element (NumPy, output shape) or None for every element on `base`'s.
+    """
+    kind: str
+    clamp: tuple | None = None
+    table: object = None
+    paths: np.ndarray | None = None
+    base: int = 0
+
+
 class NodeContext:
     """Prepare-time view of one operator: its options, input/output tensors and the backend."""
 
@@ -76,9 +92,12 @@ class NodeContext:
         self.stateful = False  # set by ops whose result must not be computed at prepare
         self.dynamic_outputs: set = set()  # output positions whose shape is known only at run
         self.values_read: dict = {}  # input position -> runtime value that prepare depended on
-        # set by ops whose kernel can absorb a float ADD reading their output: a function
-        # (add_clamp) -> run(ins + [residual], [add_output]) (gpulite.fusion)
+        # fusing an ADD into the kernel that produces one of its operands (gpulite.fusion):
+        # the producer sets residual_epilogue, a function (AbsorbableAdd, producer_is_first)
+        # -> run(ins + [the ADD's other operand], [the ADD's output]) or None when it cannot;
+        # the ADD sets absorbable_add, what its arithmetic is
         self.residual_epilogue = None
+        self.absorbable_add = None
 
     # -- errors ------------------------------------------------------------------------------
     def fail(self, message: str):

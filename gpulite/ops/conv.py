@@ -133,11 +133,14 @@ def bind_kernel(ctx, kernel, w, x_pos, w_pos, bias_pos, residual=False):
         kernel(ins[x_pos], None if const_w else ins[w_pos],
                ins[bias_pos] if n_ins > bias_pos else None, outs[0], clamp)
 
-    def with_residual(add_clamp):
+    def with_residual(add, _first):
+        if add.kind != "float":
+            return None
+
         def run_fused(ins, outs):  # ins: the op's own, then the ADD's other operand
             kernel(ins[x_pos], None if const_w else ins[w_pos],
                    ins[bias_pos] if n_ins > bias_pos else None, outs[0], clamp,
-                   residual=ins[n_ins], residual_clip=add_clamp)
+                   residual=ins[n_ins], residual_clip=add.clamp)
         return run_fused
 
     if residual:

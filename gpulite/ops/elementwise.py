@@ -38,6 +38,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from .base import AbsorbableAdd
 
 F32, F16, I32, U8, I64, STR, BOOL, I16, C64, I8, F64, U32, U16 = \
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16
@@ -170,6 +171,8 @@ def _arith(op: str, ufunc_name: str):
             return run_complex
         ufunc = getattr(xp, ufunc_name)
         bounds = _activation_bounds(ctx, dtype)
+        if op == "ADD" and dtype == np.float32:  # a producer's epilogue may do this ADD
+            ctx.absorbable_add = AbsorbableAdd("float", clamp=bounds)
         if xp is np and dtype.kind == "f" and bounds is not None and _CLIP_UFUNC is not None:
             # the float hot path: NumPy's clip ufunc with 0-d bounds of the output's type
             # (np.clip adds a few microseconds of Python per call)

@@ -61,9 +61,12 @@ def prepare_fully_connected(ctx):
             device_gemm(ins[0].reshape(rows, depth), wt, outs[0].reshape(rows, units),
                         bias_arr, clamp, residual, add_clamp)
 
-        def with_residual(add_clamp):
+        def with_residual(add, _first):
+            if add.kind != "float":
+                return None
+
             def run_fused(ins, outs):  # ins: the op's own, then the ADD's other operand
-                run_device(ins, outs, ins[n_ins].reshape(rows, units), add_clamp)
+                run_device(ins, outs, ins[n_ins].reshape(rows, units), add.clamp)
             return run_fused
 
         if getattr(ctx.backend.kernels, "fuses_residual_add", False):

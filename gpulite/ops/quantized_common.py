@@ -163,6 +163,27 @@ def make_output_stage(xp, mult, shift, out_zp: int, lo: int, hi: int, rounding: 
     return stage
 
 
+def offer_pair_add(ctx, call) -> None:
+    """On a device backend whose integer kernel writes this op's 8-bit output in its epilogue:
+    offer gpulite.fusion to absorb a quantised ADD of that output into the same epilogue.
+    `call(ins, out, pair_add, residual)` runs the op's kernel with the ADD applied (the
+    factories' `add=` argument, gpulite/backends/cuda_int.py)."""
+    make = getattr(ctx.backend.kernels, "make_pair_add", None)
+    if make is None or ctx.output(0).type not in (INT8, UINT8):
+        return
+    n_ins = len(ctx.inputs)
+
+    def with_residual(add, first):
+        if add.kind != "pair_table":
+            return None
+        pair = make(add.table, add.paths, add.base, first)
+
+        def run_absorbing(ins, outs):  # ins: the op's own, then the ADD's other operand
+            call(ins, outs[0], pair, ins[n_ins])
+        return run_absorbing
+    ctx.residual_epilogue = with_residual
+
+
 def device_requant(ctx, stage, bias_const, bias_pos):
     """On a device backend: `stage` (with the constant bias, if any) as the CUDA backend's
     RequantSpec, which its integer kernels take as `requant=` to write the requantised output

@@ -124,6 +124,9 @@ def _finish(ctx, kernel, stage, bias_const, bias_pos, x_pos, fused):
         # a device backend's kernel whose epilogue applies the output stage (_make_kernel)
         def run_fused(ins, outs):
             kernel(ins[x_pos], outs[0])
+
+        qc.offer_pair_add(ctx, lambda ins, out, pair, residual:
+                          kernel(ins[x_pos], out, add=(pair, residual)))
         return run_fused
 
     bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA

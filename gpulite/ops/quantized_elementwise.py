@@ -25,6 +25,7 @@ import numpy as np
 from .. import dtypes
 from .. import fixed_point as fp
 from . import quantized_common as qc
+from .base import AbsorbableAdd
 
 UINT8, INT8, INT16 = qc.UINT8, qc.INT8, qc.INT16
 
@@ -72,7 +73,7 @@ def _lookup(xp, table, offset, x):
 _PAIRS = 1 << 16  # (x1, x2) pairs of two 8-bit inputs
 
 
-def _elementwise_run(ctx, a, out, paths, make_value):
+def _elementwise_run(ctx, a, out, paths, make_value, absorbable=False):
     """The op's run function from make_value(mod) -> value(qa, qb, path): the clamped int64
     outputs for input values qa, qb (arrays of module `mod`, broadcast together) on code path
     `path` (qc.ELEMENTWISE / SCALAR_BROADCAST / SCALAR per element; None where the op has
@@ -104,6 +105,10 @@ def _elementwise_run(ctx, a, out, paths, make_value):
     idx = xp.empty(out_shape, np.intp)
     path_offsets = None if len(used) == 1 else xp.asarray(paths.astype(np.intp) * _PAIRS)
     base = used[0] * _PAIRS
+    if absorbable:  # an ADD: the kernel producing an operand may look the table up itself
+        ctx.absorbable_add = AbsorbableAdd("pair_table", table=table_d,
+                                           paths=None if len(used) == 1 else paths,
+                                           base=used[0])
 
     def run(ins, outs):
         idx[...] = ins[0].view(np.uint8)  # widened (and broadcast) in place
@@ -206,7 +211,7 @@ def _add_sub(sign: int):
                 r = _narrow(mod, r, zo, neon, path, ("wrap", "wrap"), out.type)
                 return mod.clip(r, lo, hi, out=r)
             return value
-        return _elementwise_run(ctx, a, out, paths, make_value)
+        return _elementwise_run(ctx, a, out, paths, make_value, absorbable=sign > 0)
     return prepare
 
 

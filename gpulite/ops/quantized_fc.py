@@ -115,6 +115,10 @@ def prepare_fully_connected(ctx):
 
         def run_fused(ins, outs):
             fused(ins[0].reshape(rows, depth), outs[0].reshape(rows, units))
+
+        qc.offer_pair_add(ctx, lambda ins, out, pair, residual: fused(
+            ins[0].reshape(rows, depth), out.reshape(rows, units),
+            add=(pair, residual.reshape(rows, units))))
         return run_fused
     matmul = make(*matmul_args)
     bias_d = None if bias_const is None else xp.asarray(bias_const)  # on the device for CUDA
