@@ -25,21 +25,20 @@ __device__ __forceinline__ unsigned gl_to_f16x2(float lo, float hi) {
     return (unsigned)l | ((unsigned)h << 16);
 }
 
-// d += A.B for one 16x8x8 tf32 tile, float32 accumulation
+// d += A.B for one tile, float32 accumulation; `form` is the instruction's shape and types
+#define GL_MMA_SYNC(form, d, a, b)                                                         \
+    asm volatile("mma.sync.aligned." form " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "      \
+                 "{%0,%1,%2,%3};\n"                                                        \
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                          \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
+
+// one 16x8x8 tf32 tile
 __device__ __forceinline__ void gl_mma_tf32(float d[4], const unsigned a[4], const unsigned b[2]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    GL_MMA_SYNC("m16n8k8.row.col.f32.tf32.tf32.f32", d, a, b);
 }
 
-// d += A.B for one 16x8x16 f16 tile, float32 accumulation
+// one 16x8x16 f16 tile
 __device__ __forceinline__ void gl_mma_f16(float d[4], const unsigned a[4], const unsigned b[2]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    GL_MMA_SYNC("m16n8k16.row.col.f32.f16.f16.f32", d, a, b);
 }
 #endif

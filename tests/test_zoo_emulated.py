@@ -26,7 +26,7 @@ if not cuda_emulator.available():
 
 import gpulite  # noqa: E402
 from emulated_device import EmuBackend, route_to  # noqa: E402
-from oracle import compare_all_tensors  # noqa: E402
+from oracle import compare_all_tensors, random_inputs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.environ.get("GPULITE_MODELS", os.path.join(ROOT, "..", "shared", "models"))
@@ -43,19 +43,6 @@ INTEGER = ["zoo/mobilenet_v2_int8io", "zoo/unet_uint8io", "zoo/unet_16x8",
 HYBRID = ["zoo/mobilenet_v2_dynamic", "zoo/transformer_dynamic", "zoo/lstm_dynamic"]
 # models whose every ADD is a residual one the producing convolution absorbs (gpulite.fusion)
 FUSES_ADDS = {"zoo/mobilenet_v2_float": 10, "zoo/mobilenet_v2_int8io": 10}
-
-
-def _inputs(details, integer_model):
-    rng = np.random.default_rng(0)
-    out = []
-    for d in details:
-        if np.issubdtype(d["dtype"], np.floating):
-            out.append(rng.uniform(-1, 1, d["shape"]).astype(d["dtype"]))
-        else:
-            info = np.iinfo(d["dtype"])
-            lo, hi = (max(info.min, -128), min(info.max, 127)) if integer_model else (0, 3)
-            out.append(rng.integers(lo, hi + 1, d["shape"]).astype(d["dtype"]))
-    return out
 
 
 def _run(content, inputs, **kw):
@@ -75,8 +62,8 @@ def test_zoo_model_on_the_emulated_cuda_backend_matches_the_cpu(monkeypatch, nam
     with open(path, "rb") as f:
         content = f.read()
     integer = name in INTEGER
-    inputs = _inputs(gpulite.Interpreter(model_content=content, device="cpu")
-                     .get_input_details(), integer)
+    inputs = random_inputs(gpulite.Interpreter(model_content=content, device="cpu"), 0,
+                           full_int_range=integer)
     cpu = _run(content, inputs, device="cpu", experimental_preserve_all_tensors=True)
     route_to(monkeypatch, EmuBackend())
     every = _run(content, inputs, experimental_preserve_all_tensors=True)
