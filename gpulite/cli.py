@@ -263,6 +263,10 @@ def _print_placement(it) -> None:
           + (", ".join(f"{name} (operator {i}: {why})" for i, (name, why) in host.items())
              if host else "none"))
     print(f"invoke: {it.graph_status()}")
+    fused = it.fused_adds()
+    print(f"ADDs done in their producer's epilogue: {len(fused)}"
+          + (" (" + ", ".join(f"{name} {p} + ADD {a}" for p, name, a in fused[:4])
+             + (", ..." if len(fused) > 4 else "") + ")" if fused else ""))
 
 
 def cmd_inspect(args) -> int:

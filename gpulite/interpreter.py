@@ -111,6 +111,15 @@ class Interpreter:
         ex = self._executor(subgraph_index)
         return {i: (ex.sg.operators[i].name, why) for i, why in sorted(ex.host_ops.items())}
 
+    def fused_adds(self, subgraph_index: int = 0) -> list:
+        """[(producer operator index, producer name, ADD operator index)] of the ADDs that run
+        in their producer's kernel epilogue (gpulite.fusion; device backends, after
+        allocate_tensors)."""
+        from .fusion import FusedOp
+        return [(op.producer.index, op.producer.name, op.absorbed.index)
+                for _run, _ins, _outs, op in self._executor(subgraph_index).steps
+                if isinstance(op, FusedOp)]
+
     def arena_bytes(self, subgraph_index: int = 0) -> int:
         """Bytes of the planned tensor arena (after allocate_tensors)."""
         return self._executor(subgraph_index).arena_bytes

@@ -200,6 +200,18 @@ def test_the_cpu_backend_never_fuses():
     assert "ADD" in step_names(it) and not any("+" in n for n in step_names(it))
 
 
+def test_interpreter_and_inspect_list_the_fused_adds(emulated, tmp_path, capsys):
+    from gpulite.cli import main
+    it = gpulite.Interpreter(model_content=residual_block())
+    it.allocate_tensors()
+    assert it.fused_adds() == [(1, "CONV_2D", 2)]
+    path = tmp_path / "block.tflite"
+    path.write_bytes(residual_block())
+    assert main(["inspect", str(path), "--device", "cuda"]) == 0
+    assert "ADDs done in their producer's epilogue: 1 (CONV_2D 1 + ADD 2)" in \
+        capsys.readouterr().out
+
+
 def test_profile_names_the_fused_step(emulated):
     it = gpulite.Interpreter(model_content=residual_block())
     it.allocate_tensors()
