@@ -180,15 +180,15 @@ def same_type_io(ctx: NodeContext, types):
 # -- fused activations ------------------------------------------------------------------------
 
 # ActivationFunctionType code -> (lo, hi) clamp; TANH (4) and SIGN_BIT (5) are not clamps.
-ACTIVATION_CLAMPS = {0: None, 1: (0.0, np.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
+_CLAMPS = {0: None, 1: (0.0, np.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
 
 
 def activation_range(ctx: NodeContext, code: int | None = None):
     """The clamp for the op's fused activation, or None when there is none."""
     code = ctx.options.get("fused_activation_function", 0) if code is None else code
-    if code not in ACTIVATION_CLAMPS:
+    if code not in _CLAMPS:
         ctx.fail(f"fused activation {code} is not supported")
-    return ACTIVATION_CLAMPS[code]
+    return _CLAMPS[code]
 
 
 def clip_ufunc(xp):
