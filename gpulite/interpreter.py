@@ -58,7 +58,7 @@ class Interpreter:
     def __init__(self, model_path=None, model_content=None, experimental_delegates=None,
                  num_threads=None, experimental_op_resolver_type=OpResolverType.AUTO,
                  experimental_preserve_all_tensors=False, device="auto", custom_ops=None,
-                 cuda_graphs=True, precision="float32", **_ignored_experimental_flags):
+                 cuda_graphs=True, precision=None, **_ignored_experimental_flags):
         if not isinstance(experimental_op_resolver_type, OpResolverType):
             # LiteRT's enum or an equal-named one is fine; anything else is an error
             name = getattr(experimental_op_resolver_type, "name", None)
@@ -81,6 +81,11 @@ class Interpreter:
                              "device='cuda' or device='cpu'")
         self._model = (model_mod.load(model_path=model_path) if has_path
                        else model_mod.parse(model_content))
+        if precision is None:  # scripts written for LiteRT can opt in without a code change
+            precision = os.environ.get("GPULITE_PRECISION", "").strip() or "float32"
+            if precision not in backends.PRECISIONS:
+                raise ValueError(f"GPULITE_PRECISION={precision!r}: use one of "
+                                 f"{', '.join(backends.PRECISIONS)}")
         self._backend = backends.select(device, num_threads, precision)
         self._runtime = Runtime(self._model, self._backend,
                                 preserve_all_tensors=bool(experimental_preserve_all_tensors),

@@ -42,6 +42,25 @@ def test_unknown_precision_is_refused_on_every_device():
             gpulite.Interpreter(model_content=conv_fc_model(), device=device, precision="bf16")
 
 
+def test_gpulite_precision_sets_the_default(monkeypatch):
+    from emulated_device import EmuBackend, route_to
+    backend = EmuBackend(precision="tf32")
+    seen = []
+    route_to(monkeypatch, backend)
+    real = gpulite.backends.select
+    monkeypatch.setattr(gpulite.backends, "select",
+                        lambda device="auto", num_threads=None, precision="float32":
+                        seen.append(precision) or real(device, num_threads, precision))
+    monkeypatch.setenv("GPULITE_PRECISION", "tf32")
+    assert gpulite.Interpreter(model_content=conv_fc_model()).precision == "tf32"
+    gpulite.Interpreter(model_content=conv_fc_model(), precision="fp16")  # the argument wins
+    assert seen == ["tf32", "fp16"]
+    monkeypatch.setenv("GPULITE_PRECISION", "half")
+    with pytest.raises(ValueError, match="GPULITE_PRECISION='half': use one of float32, tf32, "
+                                         "fp16"):
+        gpulite.Interpreter(model_content=conv_fc_model())
+
+
 def test_the_cpu_path_computes_float32_whatever_is_asked():
     x = np.random.default_rng(0).standard_normal((1, 10, 8, 12)).astype(np.float32)
     outs = []
