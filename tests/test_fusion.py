@@ -16,7 +16,8 @@ if not cuda_emulator.available():
 
 import gpulite  # noqa: E402
 from gpulite.writer import ModelBuilder  # noqa: E402
-from emulated_device import EmuBackend, cpu_run, route_to, run_first  # noqa: E402
+from emulated_device import (EmuBackend, cpu_run, graph_emulated, route_to,  # noqa: E402,F401
+                             run_first)
 
 RTOL, ATOL = 2e-5, 2e-5
 SHAPE = (2, 6, 7, 8)
@@ -192,6 +193,20 @@ def test_quantized_add_in_the_integer_epilogue_is_bit_exact(emulated, dtype, fc,
     ref.allocate_tensors()
     np.testing.assert_array_equal(out, run_first(ref, x))
     assert len(np.unique(out)) > 10
+
+
+def test_fused_steps_replay_in_a_cuda_graph(graph_emulated):
+    model = residual_block()  # two kernels, the second with the ADD: all of it is captured
+    it = gpulite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    rng = np.random.default_rng(6)
+    for k in range(4):
+        x = rng.standard_normal(SHAPE).astype(np.float32)
+        np.testing.assert_allclose(run_first(it, x), cpu_run(model, x), rtol=RTOL, atol=ATOL)
+        assert it.graph_status() == ("warming up" if k == 0 else "graph")
+    # invoke 1 captures and launches the graph, invokes 2 and 3 launch it
+    assert len(graph_emulated.captures) == 1 and graph_emulated.captures[0].replays == 3
+    assert "CONV_2D+ADD" in step_names(it)
 
 
 def test_the_cpu_backend_never_fuses():
