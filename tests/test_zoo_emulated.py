@@ -34,7 +34,8 @@ MODELS = os.environ.get("GPULITE_MODELS", os.path.join(ROOT, "..", "shared", "mo
 FLOAT = ["zoo/mobilenet_v2_float", "zoo/mobilenet_v2_fp16", "zoo/mobilenet_v3_small_float",
          "zoo/unet_float", "zoo/transformer_float", "zoo/lstm_float", "zoo/misc_ops",
          "mediapipe/face_detection_short_range", "mediapipe/hand_landmark_lite",
-         "mediapipe/selfie_segmentation"]
+         "mediapipe/selfie_segmentation", "mediapipe/face_detection_full_range_sparse",
+         "mediapipe/face_landmark_with_attention"]
 INTEGER = ["zoo/mobilenet_v2_int8io", "zoo/unet_uint8io", "zoo/unet_16x8",
            "zoo/mobilenet_v3_small_int8"]
 # dynamic-range: int8 weights, float activations quantised at run time. A last-bit difference
