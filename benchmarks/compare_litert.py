@@ -176,8 +176,9 @@ def main(argv=None):
     p.add_argument("--cuda_graphs", default="on", choices=("on", "off"),
                    help="device=cuda: steady-state invokes as CUDA-graph launches (default) or "
                         "eager launches")
-    p.add_argument("--precision", default="float32", choices=("float32", "tf32", "fp16"),
-                   help="device=cuda: the GEMM / convolution precision (default exact float32)")
+    p.add_argument("--precision", default=None, choices=("float32", "tf32", "fp16"),
+                   help="device=cuda: the GEMM / convolution precision (default: "
+                        "GPULITE_PRECISION, else exact float32)")
     p.add_argument("--batch", type=int, default=1,
                    help="resize every input's first dimension to this (models whose batch "
                         "dimension is -1 in shape_signature; others are reported, not run)")
@@ -202,7 +203,7 @@ def main(argv=None):
           f"num_threads={args.num_threads}, device={args.device}"
           + (f", cuda_graphs={args.cuda_graphs}" if args.device != "cpu" else "")
           + (f", batch={args.batch}" if args.batch != 1 else "")
-          + (f", precision={args.precision}" if args.precision != "float32" else "")
+          + (f", precision={args.precision}" if args.precision else "")
           + f", {_blas_note()})\n")
     solo_head = " solo gpulite ms | solo LiteRT ms | solo ratio |" if args.solo else ""
     print("| model | gpulite ms | LiteRT ms | ratio | gpulite p10-p90 | LiteRT p10-p90 |"

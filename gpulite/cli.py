@@ -423,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--num_threads", type=int, default=None, metavar="N",
                    help="passed to Interpreter(num_threads=N)")
     b.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default: 0)")
-    b.add_argument("--precision", choices=("float32", "tf32", "fp16"), default="float32",
-                   help="CUDA GEMM / convolution precision (default: exact float32)")
+    b.add_argument("--precision", choices=("float32", "tf32", "fp16"), default=None,
+                   help="CUDA GEMM / convolution precision (default: GPULITE_PRECISION, else "
+                        "exact float32)")
     b.add_argument("--enable_op_profiling", action="store_true",
                    help="print per-op times in the layout of TFLite's benchmark_model")
     b.set_defaults(func=cmd_bench)

@@ -61,6 +61,17 @@ def test_gpulite_precision_sets_the_default(monkeypatch):
         gpulite.Interpreter(model_content=conv_fc_model())
 
 
+def test_gpus_before_ampere_run_float32_with_a_warning():
+    from gpulite.backends.cuda import usable_precision
+    for cc in ("80", "90", 86):
+        assert usable_precision("tf32", cc) == "tf32"
+    assert usable_precision("float32", "70") == "float32"
+    for precision in ("tf32", "fp16"):
+        with pytest.warns(RuntimeWarning, match="compute capability 8.0 or later .this one is "
+                                                "7.5.; running float32"):
+            assert usable_precision(precision, "75") == "float32"
+
+
 def test_the_cpu_path_computes_float32_whatever_is_asked():
     x = np.random.default_rng(0).standard_normal((1, 10, 8, 12)).astype(np.float32)
     outs = []

@@ -24,6 +24,7 @@ kernels are tested without a GPU.
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 
@@ -47,6 +48,18 @@ _POOL_KINDS = {"max": 0, "average": 1, "l2": 2}
 # Interpreter(precision=...) -> the defines of the tiled GEMM / implicit-GEMM convolution kernels
 # (gemm_tile.cuh): exact float32 by default, or tensor cores on tf32- / fp16-rounded operands
 PRECISIONS = {"float32": {}, "tf32": {"GL_PRECISION": 1}, "fp16": {"GL_PRECISION": 2}}
+_TENSOR_CORE_MIN_CC = 80  # mma.sync on tf32 and m16n8k16 f16 need sm_80 (Ampere) or later
+
+
+def usable_precision(precision: str, compute_capability) -> str:
+    """The precision a GPU of this compute capability runs: a tensor-core one needs sm_80 or
+    later; older GPUs run float32 (more accurate, only slower), with one RuntimeWarning."""
+    if precision != "float32" and int(compute_capability) < _TENSOR_CORE_MIN_CC:
+        warnings.warn(f"gpulite: precision={precision!r} needs a GPU of compute capability 8.0 "
+                      f"or later (this one is {int(compute_capability) / 10:.1f}); running "
+                      f"float32", RuntimeWarning, stacklevel=4)
+        return "float32"
+    return precision
 
 # Ops whose prepare builds one of this backend's RawModule kernels, in their float or quantised
 # forms (OPS.md's CUDA column).
@@ -526,7 +539,7 @@ class CudaBackend:
         with self.device:
             self.stream = cupy.cuda.Stream(non_blocking=True)
         self.compute_capability = str(self.device.compute_capability)
-        self.kernels = CudaKernels(self, precision)
+        self.kernels = CudaKernels(self, usable_precision(precision, self.compute_capability))
         self._mirrors: dict = {}   # (ptr, shape, dtype, nbytes) -> (device view, pinned array)
         self._pending: set = set()  # mirror keys to upload before the next invoke
 
