@@ -18,14 +18,17 @@
 #include "common.cuh"
 #include "gemm_tile.cuh"
 
+// the parameters both kernels take (gpulite/backends/cuda.py _gemm_plan / _gemm_run)
+#define GL_GEMM_PARAMS                                                                       \
+    const float *__restrict__ A, const float *__restrict__ B, const float *__restrict__ bias, \
+        float *__restrict__ C, int M, int N, int K, long long sam, long long sak,             \
+        long long sbk, long long sbn, long long scm, long long scn, int batch, int bd1,       \
+        int bd2, long long sa0, long long sa1, long long sa2, long long sb0, long long sb1,   \
+        long long sb2, long long sc0, long long sc1, long long sc2, long long sbias, float lo, \
+        float hi, const float *__restrict__ res, float rlo, float rhi
+
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
-gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
-           const float* __restrict__ bias, float* __restrict__ C, int M, int N, int K,
-           long long sam, long long sak, long long sbk, long long sbn, long long scm,
-           long long scn, int batch, int bd1, int bd2, long long sa0, long long sa1,
-           long long sa2, long long sb0, long long sb1, long long sb2, long long sc0,
-           long long sc1, long long sc2, long long sbias, float lo, float hi,
-           const float* __restrict__ res, float rlo, float rhi) {
+gemm_tiled(GL_GEMM_PARAMS) {
     __shared__ float As[GL_TK][GL_TM + 1];
     __shared__ float Bs[GL_TK][GL_TN + 1];
     const int t = threadIdx.x;
@@ -78,13 +81,7 @@ gemm_tiled(const float* __restrict__ A, const float* __restrict__ B,
 #define GL_SM_SLICES 8  // K is split over the 8 warps of the block
 
 extern "C" __global__ void __launch_bounds__(GL_THREADS)
-gemm_smallm(const float* __restrict__ A, const float* __restrict__ B,
-            const float* __restrict__ bias, float* __restrict__ C, int M, int N, int K,
-            long long sam, long long sak, long long sbk, long long sbn, long long scm,
-            long long scn, int batch, int bd1, int bd2, long long sa0, long long sa1,
-            long long sa2, long long sb0, long long sb1, long long sb2, long long sc0,
-            long long sc1, long long sc2, long long sbias, float lo, float hi,
-           const float* __restrict__ res, float rlo, float rhi) {
+gemm_smallm(GL_GEMM_PARAMS) {
     __shared__ float part[GL_SM_SLICES][GL_SM_ROWS][33];
     const int lane = threadIdx.x & 31, slice = threadIdx.x >> 5;
     const int n = blockIdx.x * 32 + lane;
